@@ -1,0 +1,95 @@
+"""Client configuration: where to send requests, how to authenticate, how long to wait."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from ._version import __version__
+from .dialects._base import ModelField
+from .types import Dialect
+
+__all__ = ["DEFAULT_BASE_URL", "AuthMode", "ClientConfig", "RetryPolicy"]
+
+DEFAULT_BASE_URL = "https://modelslab.com/api/v7/llm"
+
+AuthMode = Literal["bearer", "body", "x-api-key"]
+"""How the key is sent: ``Authorization: Bearer`` (default), ``"key"`` in the JSON body of
+``/chat/completions`` (Bearer elsewhere), or the ``x-api-key`` header."""
+
+
+class RetryPolicy(BaseModel):
+    """Backoff settings. Delays are in seconds; tests shrink them through configuration."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_retries: int = Field(default=2, ge=0)
+    initial_delay: float = Field(default=0.5, ge=0)
+    max_delay: float = Field(default=8.0, ge=0)
+    max_server_delay: float = Field(default=60.0, ge=0)
+    """Cap on a server-requested delay (``retry_after``, ``Retry-After``, ``retry-after-ms``)."""
+    jitter: float = Field(default=0.25, ge=0, le=1)
+
+
+class ClientConfig(BaseModel):
+    """Everything a client needs. Pickles; the API key is a `SecretStr` and never printed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    api_key: SecretStr | None = None
+    base_url: str = DEFAULT_BASE_URL
+    auth: AuthMode = "bearer"
+    model_field: ModelField = "both"
+    dialect: Dialect = "openai"
+    connect_timeout: float | None = Field(default=10.0, gt=0)
+    read_timeout: float | None = Field(default=120.0, gt=0)
+    total_timeout: float | None = Field(default=600.0, gt=0)
+    stream_chunk_timeout: float | None = Field(default=60.0, gt=0)
+    """Longest silence allowed between two stream events (keep-alive comments count)."""
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    max_in_flight: int | None = Field(default=5, ge=0)
+    """Requests in flight per API key across the process; ``None`` or 0 disables the cap."""
+    default_headers: dict[str, str] = Field(default_factory=dict)
+    anthropic_version: str = "2023-06-01"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_env(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            if data.get("api_key") is None and os.environ.get("MODELSLAB_API_KEY"):
+                data["api_key"] = os.environ["MODELSLAB_API_KEY"]
+            if data.get("base_url") is None:
+                data["base_url"] = os.environ.get("MODELSLAB_BASE_URL") or DEFAULT_BASE_URL
+        return data
+
+    @field_validator("base_url")
+    @classmethod
+    def _normalise_base_url(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
+        # Paths are joined as base + "/v1/messages": a base that already ends in /v1 would double it.
+        if url.endswith("/v1"):
+            url = url[: -len("/v1")]
+        return url
+
+    @property
+    def user_agent(self) -> str:
+        """The User-Agent sent with every request."""
+        return f"modelslab-integrations/{__version__} (python)"
+
+    def url(self, path: str) -> str:
+        """The full URL of an API ``path`` such as ``/chat/completions``."""
+        return self.base_url + path
+
+    def require_api_key(self) -> str:
+        """The key's value, or a clear error naming where to set it (before any request)."""
+        if self.api_key is None or not self.api_key.get_secret_value():
+            raise ValueError(
+                "No ModelsLab API key: pass api_key=... or set the MODELSLAB_API_KEY "
+                "environment variable."
+            )
+        return self.api_key.get_secret_value()

@@ -1,0 +1,255 @@
+"""Neutral, framework-free types: what adapters build and what the dialect codecs read and write.
+
+Adapters convert their framework's messages to these types; the dialect codecs
+(`modelslab_core.dialects`) turn them into wire JSON and back. Nothing here knows HTTP,
+LangChain or LlamaIndex.
+
+Wire-facing models are lenient: unknown fields are kept (``extra="allow"``) and the raw
+response JSON is always reachable through ``ChatResult.raw``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ChatRequest",
+    "ChatResult",
+    "Dialect",
+    "FinishReason",
+    "ImagePart",
+    "JsonObjectFormat",
+    "JsonSchemaFormat",
+    "Message",
+    "ModelInfo",
+    "NamedToolChoice",
+    "OutputFormat",
+    "Part",
+    "ReasoningPart",
+    "Role",
+    "StreamDelta",
+    "TextPart",
+    "ToolCall",
+    "ToolCallChunk",
+    "ToolChoice",
+    "ToolSpec",
+    "Usage",
+]
+
+Role = Literal["system", "user", "assistant", "tool"]
+"""Message roles. ``tool`` carries a tool result (``Message.tool_call_id`` says which call)."""
+
+Dialect = Literal["openai", "anthropic"]
+"""Which wire dialect a request uses: ``/chat/completions`` or ``/v1/messages``."""
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error", "unknown"]
+"""Normalised finish reason; the provider's own value stays in ``ChatResult.raw``."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class TextPart(_Model):
+    """Plain text content."""
+
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ImagePart(_Model):
+    """An image, by URL or as base64 ``data`` with its ``mime_type``."""
+
+    type: Literal["image"] = "image"
+    url: str | None = None
+    data: str | None = None
+    mime_type: str | None = None
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ReasoningPart(_Model):
+    """Reasoning ("thinking") text produced by a model; sent back only by dialects that take it."""
+
+    type: Literal["reasoning"] = "reasoning"
+    text: str
+    signature: str | None = None
+
+
+Part = Annotated[TextPart | ImagePart | ReasoningPart, Field(discriminator="type")]
+"""One piece of message content."""
+
+
+class ToolCall(_Model):
+    """A complete tool call requested by the model.
+
+    ``arguments`` holds the parsed JSON object. When the model's arguments could not be
+    parsed as a JSON object, ``arguments`` is empty, ``raw_arguments`` holds the text as sent
+    and ``parse_error`` says why; adapters surface such calls as invalid tool calls.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    raw_arguments: str | None = None
+    parse_error: str | None = None
+
+
+class Message(_Model):
+    """One conversation turn.
+
+    - ``system``/``user``: ``content`` (text and images).
+    - ``assistant``: ``content`` (text, reasoning) and/or ``tool_calls``.
+    - ``tool``: the result of the call ``tool_call_id``; ``is_error`` marks a failed tool run.
+    """
+
+    role: Role
+    content: list[Part] = Field(default_factory=list)
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+    is_error: bool = False
+
+    @classmethod
+    def text(cls, role: Role, text: str, **kwargs: Any) -> Message:
+        """Build a message whose content is a single text part."""
+        return cls(role=role, content=[TextPart(text=text)], **kwargs)
+
+    @property
+    def text_content(self) -> str:
+        """All text parts joined (reasoning and images left out)."""
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+
+class ToolSpec(_Model):
+    """A tool the model may call: name, description and JSON-schema ``parameters``."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    strict: bool | None = None
+
+
+class NamedToolChoice(_Model):
+    """Force a call to the tool ``name``."""
+
+    type: Literal["tool"] = "tool"
+    name: str
+
+
+ToolChoice = Literal["auto", "none", "required"] | NamedToolChoice
+"""``auto`` (model decides), ``none``, ``required`` (any tool), or one named tool."""
+
+
+class JsonObjectFormat(_Model):
+    """JSON mode: the answer is one JSON object (``response_format: json_object``)."""
+
+    type: Literal["json_object"] = "json_object"
+
+
+class JsonSchemaFormat(_Model):
+    """Structured output against a JSON schema (``response_format: json_schema``)."""
+
+    type: Literal["json_schema"] = "json_schema"
+    name: str
+    schema_: dict[str, Any] = Field(alias="schema")
+    description: str | None = None
+    strict: bool | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+OutputFormat = Annotated[JsonObjectFormat | JsonSchemaFormat, Field(discriminator="type")]
+
+
+class ChatRequest(_Model):
+    """A chat request in neutral form. ``extra_body`` is merged into the wire JSON last."""
+
+    model: str
+    messages: list[Message]
+    tools: list[ToolSpec] = Field(default_factory=list)
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: OutputFormat | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    repetition_penalty: float | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+    include_usage: bool = True
+    """When streaming, ask for usage on the last chunk (``stream_options.include_usage``)."""
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+
+class Usage(_Model):
+    """Token counts as reported by the server."""
+
+    model_config = ConfigDict(extra="allow")
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    cache_read_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+
+class ChatResult(_Model):
+    """A complete answer. ``raw`` is the response JSON exactly as received."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = None
+    model: str | None = None
+    text: str = ""
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    finish_reason: FinishReason | None = None
+    raw_finish_reason: str | None = None
+    usage: Usage | None = None
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolCallChunk(_Model):
+    """A piece of a streamed tool call: ``id``/``name`` come once, ``arguments`` are appended."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+class StreamDelta(_Model):
+    """What one stream event adds. Every field is optional; most deltas carry only text.
+
+    ``usage`` is set at most once per stream (on the event that carries it), and
+    ``finish_reason`` once, when the model says why it stopped.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    text: str = ""
+    reasoning: str = ""
+    tool_call_chunks: list[ToolCallChunk] = Field(default_factory=list)
+    finish_reason: FinishReason | None = None
+    raw_finish_reason: str | None = None
+    usage: Usage | None = None
+    id: str | None = None
+    model: str | None = None
+
+
+class ModelInfo(_Model):
+    """One entry of ``GET /v1/models``; unknown fields are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    object: str = "model"
+    created: int | None = None
+    owned_by: str | None = None
