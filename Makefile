@@ -1,0 +1,57 @@
+# The two commands a fresh machine needs: `make demo` (the main job) and `make test`.
+# Each creates its own virtual environment (.venv) and installs everything else it needs.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+export PIP_NO_WARN_SCRIPT_LOCATION := 1
+
+.PHONY: demo test lint typecheck unit real notebooks llama-server llama-stop standin bench clean
+
+$(STAMP): pyproject.toml
+	@echo "==> creating $(VENV) and installing the package with its dev group"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install -U "pip>=25.1" 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PIP) install -e ".[all,aiohttp]" --group dev 2>&1 | grep -v "^WARNING: Location" || true
+	@$(BIN)/python -c "import langchain_modelslab, llama_index_modelslab, langchain_tests, hypothesis"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## The main job: a demo through both adapters on a real local model (no API key needed).
+demo: $(STAMP)
+	@$(BIN)/python scripts/llama_server.py prepare
+	@$(BIN)/python scripts/demo.py
+
+## All tests: lint, types, the stand-in suites, the real-model tests and the notebooks.
+test: $(STAMP) lint typecheck
+	@$(BIN)/python scripts/llama_server.py prepare
+	@$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check modelslab_core langchain_modelslab llama_index_modelslab
+
+typecheck: $(STAMP)
+	@$(BIN)/mypy
+
+## Only the fast tests against the stand-in (no real model).
+unit: $(STAMP)
+	@$(BIN)/python -m pytest -m "not real_model"
+
+llama-server: $(STAMP)
+	@$(BIN)/python scripts/llama_server.py start
+
+llama-stop:
+	@$(PYTHON) scripts/llama_server.py stop
+
+standin: $(STAMP)
+	@$(BIN)/python -m modelslab_core.testing --port 8765 --api-key test-key
+
+bench: $(STAMP)
+	@$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
