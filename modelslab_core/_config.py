@@ -17,7 +17,8 @@ DEFAULT_BASE_URL = "https://modelslab.com/api/v7/llm"
 
 AuthMode = Literal["bearer", "body", "x-api-key"]
 """How the key is sent: ``Authorization: Bearer`` (default), ``"key"`` in the JSON body of
-``/chat/completions`` (Bearer elsewhere), or the ``x-api-key`` header."""
+``/chat/completions`` (Bearer elsewhere), or the ``x-api-key`` header (on the documented ``/v1/...``
+paths; Bearer on ``/chat/completions``)."""
 
 
 class RetryPolicy(BaseModel):

@@ -209,6 +209,8 @@ class ChatResult(_Model):
     model: str | None = None
     text: str = ""
     reasoning: str | None = None
+    reasoning_signature: str | None = None
+    """Signature of the reasoning (Anthropic ``thinking``), needed to send it back."""
     tool_calls: list[ToolCall] = Field(default_factory=list)
     finish_reason: FinishReason | None = None
     raw_finish_reason: str | None = None
@@ -236,6 +238,8 @@ class StreamDelta(_Model):
 
     text: str = ""
     reasoning: str = ""
+    reasoning_signature: str = ""
+    """A piece of the reasoning's signature (Anthropic ``signature_delta``); appended."""
     tool_call_chunks: list[ToolCallChunk] = Field(default_factory=list)
     finish_reason: FinishReason | None = None
     raw_finish_reason: str | None = None

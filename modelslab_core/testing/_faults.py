@@ -101,7 +101,7 @@ class Fault:
         return cls("status", code=200, body=body, message=message)
 
     @classmethod
-    def processing(cls, id: str = "req-12345", eta: float = 10.0) -> Fault:  # noqa: A002
+    def processing(cls, id: str = "req-12345", eta: float = 10.0) -> Fault:
         """HTTP 200 with a queued ``{"status": "processing", ...}`` envelope."""
         body = {
             "status": "processing",

@@ -1,0 +1,499 @@
+"""The only I/O in the package: send a request, retry, turn failures into typed errors.
+
+`SyncTransport` and `AsyncTransport` are line-parallel twins of two short loops (JSON and SSE);
+every decision they make lives in `_TransportBase` or the pure modules (`_retry`, `_errors`,
+`_sse`, `_limits`). Retries happen here and only here, and only before anything reached the
+caller: a stream that already yielded a delta is never retried.
+
+The API key travels only in headers (or, in ``body`` auth mode, in the JSON body of
+``/chat/completions``); it is never logged and is masked out of every error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import httpx
+
+from ._config import ClientConfig
+from ._errors import error_from_payload, error_from_response, request_id_from, safe_message
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    ProcessingResponseError,
+    StreamInterruptedError,
+    StreamTimeoutError,
+)
+from ._limits import limiter_for
+from ._retry import retry_delay, should_retry
+from ._sse import ServerSentEvent, SSEDecoder
+
+__all__ = ["AsyncTransport", "EventHandler", "SyncTransport"]
+
+T = TypeVar("T")
+EventHandler = Callable[[str | None, dict[str, Any]], tuple[list[T], bool]]
+"""Called with each parsed SSE event (name, JSON data); returns (outputs, stream done)."""
+
+CHAT_COMPLETIONS_PATH = "/chat/completions"
+_log = logging.getLogger("modelslab_core")
+
+
+@dataclass
+class _Failure:
+    """A failed attempt: the error to raise and whether retrying is allowed."""
+
+    error: APIError
+    retryable: bool
+
+
+def _retryable(error: APIError, headers: Any = None) -> bool:
+    """The retry verdict for an error carried by a response body (HTTP error or envelope)."""
+    if isinstance(error, (APIResponseValidationError, ProcessingResponseError)):
+        return False
+    return should_retry(error.status_code or 200, headers, body_retry_after=error.retry_after)
+
+
+@dataclass
+class _StreamRun(Generic[T]):
+    """Pure per-attempt stream state: SSE decoding, JSON parsing, error events, termination."""
+
+    handler: EventHandler[T]
+    secret: str
+    request_id: str | None = None
+    decoder: SSEDecoder = field(default_factory=SSEDecoder)
+    done: bool = False
+    yielded: bool = False
+    failure: _Failure | None = None
+
+    def feed(self, chunk: bytes) -> list[T]:
+        """Outputs of the events this chunk completes; on error sets `failure`."""
+        if self.done:
+            return []
+        return self._handle_all(self.decoder.feed(chunk))
+
+    def finish(self) -> list[T]:
+        """The body ended: decode what is left; a stream without its terminator fails."""
+        if self.done or self.failure is not None:
+            return []
+        outputs = self._handle_all(self.decoder.flush())
+        if self.failure is not None and isinstance(self.failure.error, APIResponseValidationError):
+            self.failure = None  # a half-written last event: the stream was cut
+        if not self.done and self.failure is None:
+            error = StreamInterruptedError(
+                "The stream ended before its terminator ([DONE] or message_stop)",
+                request_id=self.request_id,
+            )
+            self.fail(error, True)
+        return outputs
+
+    def fail(self, error: APIError, retryable: bool) -> None:
+        """Record the failure of this attempt (the first one wins)."""
+        if self.failure is None:
+            self.failure = _Failure(error, retryable)
+
+    def fail_transport(self, exc: httpx.RequestError, chunk_timeout: float | None) -> None:
+        """The connection broke or went silent while reading the body."""
+        if self.done:
+            return  # the answer is complete; only the drain after the terminator failed
+        message = safe_message(str(exc) or type(exc).__name__, self.secret)
+        if isinstance(exc, httpx.TimeoutException):
+            error: APIError = StreamTimeoutError(
+                f"The stream sent nothing for {chunk_timeout or 0:g}s ({message})",
+                request_id=self.request_id,
+            )
+        else:
+            error = StreamInterruptedError(
+                f"The stream broke: {message}", request_id=self.request_id
+            )
+        self.fail(error, True)
+
+    def _handle_all(self, events: list[ServerSentEvent]) -> list[T]:
+        outputs: list[T] = []
+        try:
+            for sse in events:
+                if not self.done:
+                    outputs.extend(self._handle(sse))
+        except APIError as err:
+            self.fail(err, _retryable(err))
+        return outputs
+
+    def _handle(self, sse: ServerSentEvent) -> list[T]:
+        if not sse.data.strip():
+            return []
+        if sse.data.startswith("[DONE]"):
+            self.done = True
+            return []
+        payload = self._parse(sse.data)
+        error = error_from_payload(payload, request_id=self.request_id, secret=self.secret)
+        if error is None and sse.event == "error":
+            error = APIStatusError(
+                safe_message(payload, self.secret), request_id=self.request_id, body=payload
+            )
+        if error is not None:
+            raise error
+        try:
+            outputs, done = self.handler(sse.event, payload)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise APIResponseValidationError(
+                f"Unexpected stream event: {safe_message(str(exc), self.secret)}",
+                request_id=self.request_id,
+                body=payload,
+            ) from exc
+        self.done = done
+        return outputs
+
+    def _parse(self, data: str) -> dict[str, Any]:
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            raise APIResponseValidationError(
+                f"Malformed stream event (not a JSON object): {safe_message(data[:200], self.secret)}",
+                request_id=self.request_id,
+            )
+        return payload
+
+
+class _TransportBase:
+    """What both twins share: headers, body, timeouts, retry timing, response checks."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+        self._secret = config.require_api_key()
+        self._limiter = limiter_for(self._secret, config.base_url)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.config.base_url!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError(f"{type(self).__name__} is not picklable")
+
+    def _deadline(self) -> float | None:
+        total = self.config.total_timeout
+        return None if total is None else time.monotonic() + total
+
+    def _headers(self, path: str, *, stream: bool) -> dict[str, str]:
+        cfg = self.config
+        headers = {
+            "User-Agent": cfg.user_agent,
+            "Accept": "text/event-stream" if stream else "application/json",
+            **cfg.default_headers,
+        }
+        if path.startswith("/v1/messages"):
+            headers["anthropic-version"] = cfg.anthropic_version
+        # Documented: Bearer everywhere; "key" in the body only on /chat/completions;
+        # x-api-key only on the Anthropic-style paths (/v1/...). Elsewhere, fall back to Bearer.
+        on_chat = path == CHAT_COMPLETIONS_PATH
+        if cfg.auth == "x-api-key" and not on_chat:
+            headers["x-api-key"] = self._secret
+        elif not (cfg.auth == "body" and on_chat):
+            headers["Authorization"] = f"Bearer {self._secret}"
+        return headers
+
+    def _body(self, path: str, body: dict[str, Any] | None) -> dict[str, Any] | None:
+        if body is not None and self.config.auth == "body" and path == CHAT_COMPLETIONS_PATH:
+            return {**body, "key": self._secret}
+        return body
+
+    def _timeout(self, deadline: float | None, *, stream: bool) -> httpx.Timeout:
+        cfg = self.config
+        read = cfg.read_timeout
+        if stream and cfg.stream_chunk_timeout is not None:
+            read = min(read or math.inf, cfg.stream_chunk_timeout)
+        left = None if deadline is None else max(deadline - time.monotonic(), 0.001)
+
+        def cap(value: float | None) -> float | None:
+            return left if value is None else value if left is None else min(value, left)
+
+        return httpx.Timeout(
+            connect=cap(cfg.connect_timeout), read=cap(read), write=cap(read), pool=cap(None)
+        )
+
+    def _build(
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        deadline: float | None,
+        *,
+        stream: bool,
+    ) -> httpx.Request:
+        url = self.config.url(path)
+        _log.debug("ModelsLab request: %s %s stream=%s", method, url, stream)
+        return client.build_request(
+            method,
+            url,
+            json=self._body(path, body),
+            headers=self._headers(path, stream=stream),
+            timeout=self._timeout(deadline, stream=stream),
+        )
+
+    def _next_delay(self, failure: _Failure, attempt: int, deadline: float | None) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up and raise."""
+        policy = self.config.retry
+        if not failure.retryable or attempt >= policy.max_retries:
+            return None
+        delay = retry_delay(attempt, policy, failure.error.retry_after)
+        if deadline is not None and time.monotonic() + delay > deadline:
+            return None
+        _log.debug(
+            "ModelsLab retry %d/%d in %.2fs after %s",
+            attempt + 1,
+            policy.max_retries,
+            delay,
+            type(failure.error).__name__,
+        )
+        return delay
+
+    def _exc_failure(self, exc: httpx.RequestError, *, stream: bool = False) -> _Failure:
+        """A transport exception raised before the response head arrived."""
+        message = safe_message(str(exc) or type(exc).__name__, self._secret)
+        if stream and isinstance(exc, httpx.ReadTimeout):
+            chunk_timeout = self.config.stream_chunk_timeout or 0
+            return _Failure(
+                StreamTimeoutError(f"The stream sent nothing for {chunk_timeout:g}s ({message})"),
+                True,
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return _Failure(APITimeoutError(f"Request timed out: {message}"), True)
+        if isinstance(exc, httpx.DecodingError):
+            return _Failure(APIResponseValidationError(f"Undecodable response: {message}"), False)
+        return _Failure(APIConnectionError(f"Connection error: {message}"), True)
+
+    def _json_outcome(
+        self, response: httpx.Response, *, stream: bool = False
+    ) -> dict[str, Any] | _Failure:
+        """The JSON object of a complete response, or the failure it reports."""
+        status, headers = response.status_code, response.headers
+        if status >= 400:
+            err = error_from_response(status, headers, response.content, secret=self._secret)
+            return _Failure(err, _retryable(err, headers))
+        try:
+            payload = json.loads(response.content)
+        except ValueError:
+            payload = None
+        request_id = request_id_from(headers)
+        if not isinstance(payload, dict):
+            text = safe_message(response.content[:300].decode("utf-8", "replace"), self._secret)
+            return _Failure(
+                APIResponseValidationError(
+                    f"Expected a JSON object from ModelsLab, got: {text!r}",
+                    status_code=status,
+                    request_id=request_id,
+                ),
+                False,
+            )
+        error = error_from_payload(
+            payload, status=status, headers=headers, request_id=request_id, secret=self._secret
+        )
+        if error is not None:
+            return _Failure(error, _retryable(error, headers))
+        if stream:
+            return _Failure(
+                APIResponseValidationError(
+                    "Expected an event stream, got a JSON body",
+                    status_code=status,
+                    request_id=request_id,
+                    body=payload,
+                ),
+                False,
+            )
+        return payload
+
+    @staticmethod
+    def _is_event_stream(response: httpx.Response) -> bool:
+        content_type = response.headers.get("content-type", "")
+        return response.status_code < 400 and not content_type.startswith("application/json")
+
+    def _past_deadline(self, run: _StreamRun[T], deadline: float | None) -> bool:
+        if run.done or deadline is None or time.monotonic() <= deadline:
+            return False
+        run.fail(
+            APITimeoutError(
+                f"Total timeout of {self.config.total_timeout:g}s exceeded",
+                request_id=run.request_id,
+            ),
+            False,
+        )
+        return True
+
+
+class SyncTransport(_TransportBase):
+    """Blocking transport over an `httpx.Client` (supplied by the caller, reused)."""
+
+    def __init__(self, config: ClientConfig, client: Callable[[], httpx.Client]) -> None:
+        super().__init__(config)
+        self._client = client
+
+    def request_json(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Send one JSON request (retrying) and return the response object."""
+        deadline, attempt = self._deadline(), 0
+        while True:
+            with self._limiter.slot(self.config.max_in_flight):
+                outcome = self._json_once(method, path, body, deadline)
+            if not isinstance(outcome, _Failure):
+                return outcome
+            delay = self._next_delay(outcome, attempt, deadline)
+            if delay is None:
+                raise outcome.error
+            time.sleep(delay)
+            attempt += 1
+
+    def _json_once(
+        self, method: str, path: str, body: dict[str, Any] | None, deadline: float | None
+    ) -> dict[str, Any] | _Failure:
+        client = self._client()
+        request = self._build(client, method, path, body, deadline, stream=False)
+        try:
+            response = client.send(request)
+        except httpx.RequestError as exc:
+            return self._exc_failure(exc)
+        return self._json_outcome(response)
+
+    def stream(
+        self, path: str, body: dict[str, Any], handler: Callable[[], EventHandler[T]]
+    ) -> Iterator[T]:
+        """POST and yield the handler's outputs event by event; ``handler()`` per attempt."""
+        deadline, attempt = self._deadline(), 0
+        while True:
+            with self._limiter.slot(self.config.max_in_flight):
+                run: _StreamRun[T] = _StreamRun(handler(), self._secret)
+                yield from self._stream_once(path, body, deadline, run)
+            if run.failure is None:
+                return
+            delay = None if run.yielded else self._next_delay(run.failure, attempt, deadline)
+            if delay is None:
+                raise run.failure.error
+            time.sleep(delay)
+            attempt += 1
+
+    def _stream_once(
+        self, path: str, body: dict[str, Any], deadline: float | None, run: _StreamRun[T]
+    ) -> Iterator[T]:
+        client = self._client()
+        request = self._build(client, "POST", path, body, deadline, stream=True)
+        try:
+            response = client.send(request, stream=True)
+        except httpx.RequestError as exc:
+            run.failure = self._exc_failure(exc, stream=True)
+            return
+        try:
+            if not self._is_event_stream(response):
+                response.read()
+                outcome = self._json_outcome(response, stream=True)
+                run.failure = outcome if isinstance(outcome, _Failure) else None
+                return
+            run.request_id = request_id_from(response.headers)
+            for chunk in response.iter_bytes():
+                for item in run.feed(chunk):
+                    run.yielded = True
+                    yield item
+                if run.failure is not None or self._past_deadline(run, deadline):
+                    return
+            for item in run.finish():
+                run.yielded = True
+                yield item
+        except httpx.RequestError as exc:
+            run.fail_transport(exc, self.config.stream_chunk_timeout)
+        finally:
+            response.close()
+
+
+class AsyncTransport(_TransportBase):
+    """Async twin of `SyncTransport` over an `httpx.AsyncClient` (one per event loop)."""
+
+    def __init__(
+        self, config: ClientConfig, client: Callable[[], Awaitable[httpx.AsyncClient]]
+    ) -> None:
+        super().__init__(config)
+        self._client = client
+
+    async def request_json(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Send one JSON request (retrying) and return the response object."""
+        deadline, attempt = self._deadline(), 0
+        while True:
+            async with self._limiter.slot_async(self.config.max_in_flight):
+                outcome = await self._json_once(method, path, body, deadline)
+            if not isinstance(outcome, _Failure):
+                return outcome
+            delay = self._next_delay(outcome, attempt, deadline)
+            if delay is None:
+                raise outcome.error
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _json_once(
+        self, method: str, path: str, body: dict[str, Any] | None, deadline: float | None
+    ) -> dict[str, Any] | _Failure:
+        client = await self._client()
+        request = self._build(client, method, path, body, deadline, stream=False)
+        try:
+            response = await client.send(request)
+        except httpx.RequestError as exc:
+            return self._exc_failure(exc)
+        return self._json_outcome(response)
+
+    async def stream(
+        self, path: str, body: dict[str, Any], handler: Callable[[], EventHandler[T]]
+    ) -> AsyncIterator[T]:
+        """POST and yield the handler's outputs event by event; ``handler()`` per attempt."""
+        deadline, attempt = self._deadline(), 0
+        while True:
+            async with self._limiter.slot_async(self.config.max_in_flight):
+                run: _StreamRun[T] = _StreamRun(handler(), self._secret)
+                async for item in self._stream_once(path, body, deadline, run):
+                    yield item
+            if run.failure is None:
+                return
+            delay = None if run.yielded else self._next_delay(run.failure, attempt, deadline)
+            if delay is None:
+                raise run.failure.error
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _stream_once(
+        self, path: str, body: dict[str, Any], deadline: float | None, run: _StreamRun[T]
+    ) -> AsyncIterator[T]:
+        client = await self._client()
+        request = self._build(client, "POST", path, body, deadline, stream=True)
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.RequestError as exc:
+            run.failure = self._exc_failure(exc, stream=True)
+            return
+        try:
+            if not self._is_event_stream(response):
+                await response.aread()
+                outcome = self._json_outcome(response, stream=True)
+                run.failure = outcome if isinstance(outcome, _Failure) else None
+                return
+            run.request_id = request_id_from(response.headers)
+            async for chunk in response.aiter_bytes():
+                for item in run.feed(chunk):
+                    run.yielded = True
+                    yield item
+                if run.failure is not None or self._past_deadline(run, deadline):
+                    return
+            for item in run.finish():
+                run.yielded = True
+                yield item
+        except httpx.RequestError as exc:
+            run.fail_transport(exc, self.config.stream_chunk_timeout)
+        finally:
+            await response.aclose()

@@ -1,0 +1,19 @@
+"""A local stand-in for ModelsLab's LLM API, for testing apps offline.
+
+>>> from modelslab_core.testing import StandIn, Fault
+>>> with StandIn(api_key="test-key") as srv:           # doctest: +SKIP
+...     srv.enqueue(Fault.status(429))
+...     ...  # point your client at srv.base_url with api key "test-key"
+
+Routes (under ``/api/v7/llm``): ``POST /chat/completions`` (OpenAI shape),
+``POST /v1/messages`` and ``POST /v1/messages/count_tokens`` (Anthropic shape),
+``GET /v1/models``. Replies are deterministic and follow the request (see ``_replies``).
+"""
+
+from __future__ import annotations
+
+from ._faults import Fault, Reply
+from ._handler import DEFAULT_MODELS, RecordedRequest
+from ._server import StandIn
+
+__all__ = ["DEFAULT_MODELS", "Fault", "RecordedRequest", "Reply", "StandIn"]
