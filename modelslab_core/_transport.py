@@ -17,8 +17,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -26,143 +25,19 @@ from ._config import ClientConfig
 from ._errors import error_from_payload, error_from_response, request_id_from, safe_message
 from ._exceptions import (
     APIConnectionError,
-    APIError,
     APIResponseValidationError,
-    APIStatusError,
     APITimeoutError,
-    ProcessingResponseError,
-    StreamInterruptedError,
     StreamTimeoutError,
 )
 from ._limits import limiter_for
-from ._retry import retry_delay, should_retry
-from ._sse import ServerSentEvent, SSEDecoder
+from ._retry import retry_delay
+from ._streaming import EventHandler, Failure, StreamRun, retryable
 
 __all__ = ["AsyncTransport", "EventHandler", "SyncTransport"]
 
 T = TypeVar("T")
-EventHandler = Callable[[str | None, dict[str, Any]], tuple[list[T], bool]]
-"""Called with each parsed SSE event (name, JSON data); returns (outputs, stream done)."""
-
 CHAT_COMPLETIONS_PATH = "/chat/completions"
 _log = logging.getLogger("modelslab_core")
-
-
-@dataclass
-class _Failure:
-    """A failed attempt: the error to raise and whether retrying is allowed."""
-
-    error: APIError
-    retryable: bool
-
-
-def _retryable(error: APIError, headers: Any = None) -> bool:
-    """The retry verdict for an error carried by a response body (HTTP error or envelope)."""
-    if isinstance(error, (APIResponseValidationError, ProcessingResponseError)):
-        return False
-    return should_retry(error.status_code or 200, headers, body_retry_after=error.retry_after)
-
-
-@dataclass
-class _StreamRun(Generic[T]):
-    """Pure per-attempt stream state: SSE decoding, JSON parsing, error events, termination."""
-
-    handler: EventHandler[T]
-    secret: str
-    request_id: str | None = None
-    decoder: SSEDecoder = field(default_factory=SSEDecoder)
-    done: bool = False
-    yielded: bool = False
-    failure: _Failure | None = None
-
-    def feed(self, chunk: bytes) -> list[T]:
-        """Outputs of the events this chunk completes; on error sets `failure`."""
-        if self.done:
-            return []
-        return self._handle_all(self.decoder.feed(chunk))
-
-    def finish(self) -> list[T]:
-        """The body ended: decode what is left; a stream without its terminator fails."""
-        if self.done or self.failure is not None:
-            return []
-        outputs = self._handle_all(self.decoder.flush())
-        if self.failure is not None and isinstance(self.failure.error, APIResponseValidationError):
-            self.failure = None  # a half-written last event: the stream was cut
-        if not self.done and self.failure is None:
-            error = StreamInterruptedError(
-                "The stream ended before its terminator ([DONE] or message_stop)",
-                request_id=self.request_id,
-            )
-            self.fail(error, True)
-        return outputs
-
-    def fail(self, error: APIError, retryable: bool) -> None:
-        """Record the failure of this attempt (the first one wins)."""
-        if self.failure is None:
-            self.failure = _Failure(error, retryable)
-
-    def fail_transport(self, exc: httpx.RequestError, chunk_timeout: float | None) -> None:
-        """The connection broke or went silent while reading the body."""
-        if self.done:
-            return  # the answer is complete; only the drain after the terminator failed
-        message = safe_message(str(exc) or type(exc).__name__, self.secret)
-        if isinstance(exc, httpx.TimeoutException):
-            error: APIError = StreamTimeoutError(
-                f"The stream sent nothing for {chunk_timeout or 0:g}s ({message})",
-                request_id=self.request_id,
-            )
-        else:
-            error = StreamInterruptedError(
-                f"The stream broke: {message}", request_id=self.request_id
-            )
-        self.fail(error, True)
-
-    def _handle_all(self, events: list[ServerSentEvent]) -> list[T]:
-        outputs: list[T] = []
-        try:
-            for sse in events:
-                if not self.done:
-                    outputs.extend(self._handle(sse))
-        except APIError as err:
-            self.fail(err, _retryable(err))
-        return outputs
-
-    def _handle(self, sse: ServerSentEvent) -> list[T]:
-        if not sse.data.strip():
-            return []
-        if sse.data.startswith("[DONE]"):
-            self.done = True
-            return []
-        payload = self._parse(sse.data)
-        error = error_from_payload(payload, request_id=self.request_id, secret=self.secret)
-        if error is None and sse.event == "error":
-            error = APIStatusError(
-                safe_message(payload, self.secret), request_id=self.request_id, body=payload
-            )
-        if error is not None:
-            raise error
-        try:
-            outputs, done = self.handler(sse.event, payload)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise APIResponseValidationError(
-                f"Unexpected stream event: {safe_message(str(exc), self.secret)}",
-                request_id=self.request_id,
-                body=payload,
-            ) from exc
-        self.done = done
-        return outputs
-
-    def _parse(self, data: str) -> dict[str, Any]:
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict):
-            raise APIResponseValidationError(
-                f"Malformed stream event (not a JSON object): {safe_message(data[:200], self.secret)}",
-                request_id=self.request_id,
-            )
-        return payload
 
 
 class _TransportBase:
@@ -240,7 +115,7 @@ class _TransportBase:
             timeout=self._timeout(deadline, stream=stream),
         )
 
-    def _next_delay(self, failure: _Failure, attempt: int, deadline: float | None) -> float | None:
+    def _next_delay(self, failure: Failure, attempt: int, deadline: float | None) -> float | None:
         """Seconds to wait before the next attempt, or None to give up and raise."""
         policy = self.config.retry
         if not failure.retryable or attempt >= policy.max_retries:
@@ -257,29 +132,29 @@ class _TransportBase:
         )
         return delay
 
-    def _exc_failure(self, exc: httpx.RequestError, *, stream: bool = False) -> _Failure:
+    def _exc_failure(self, exc: httpx.RequestError, *, stream: bool = False) -> Failure:
         """A transport exception raised before the response head arrived."""
         message = safe_message(str(exc) or type(exc).__name__, self._secret)
         if stream and isinstance(exc, httpx.ReadTimeout):
             chunk_timeout = self.config.stream_chunk_timeout or 0
-            return _Failure(
+            return Failure(
                 StreamTimeoutError(f"The stream sent nothing for {chunk_timeout:g}s ({message})"),
                 True,
             )
         if isinstance(exc, httpx.TimeoutException):
-            return _Failure(APITimeoutError(f"Request timed out: {message}"), True)
+            return Failure(APITimeoutError(f"Request timed out: {message}"), True)
         if isinstance(exc, httpx.DecodingError):
-            return _Failure(APIResponseValidationError(f"Undecodable response: {message}"), False)
-        return _Failure(APIConnectionError(f"Connection error: {message}"), True)
+            return Failure(APIResponseValidationError(f"Undecodable response: {message}"), False)
+        return Failure(APIConnectionError(f"Connection error: {message}"), True)
 
     def _json_outcome(
         self, response: httpx.Response, *, stream: bool = False
-    ) -> dict[str, Any] | _Failure:
+    ) -> dict[str, Any] | Failure:
         """The JSON object of a complete response, or the failure it reports."""
         status, headers = response.status_code, response.headers
         if status >= 400:
             err = error_from_response(status, headers, response.content, secret=self._secret)
-            return _Failure(err, _retryable(err, headers))
+            return Failure(err, retryable(err, headers))
         try:
             payload = json.loads(response.content)
         except ValueError:
@@ -287,7 +162,7 @@ class _TransportBase:
         request_id = request_id_from(headers)
         if not isinstance(payload, dict):
             text = safe_message(response.content[:300].decode("utf-8", "replace"), self._secret)
-            return _Failure(
+            return Failure(
                 APIResponseValidationError(
                     f"Expected a JSON object from ModelsLab, got: {text!r}",
                     status_code=status,
@@ -299,9 +174,9 @@ class _TransportBase:
             payload, status=status, headers=headers, request_id=request_id, secret=self._secret
         )
         if error is not None:
-            return _Failure(error, _retryable(error, headers))
+            return Failure(error, retryable(error, headers))
         if stream:
-            return _Failure(
+            return Failure(
                 APIResponseValidationError(
                     "Expected an event stream, got a JSON body",
                     status_code=status,
@@ -317,7 +192,7 @@ class _TransportBase:
         content_type = response.headers.get("content-type", "")
         return response.status_code < 400 and not content_type.startswith("application/json")
 
-    def _past_deadline(self, run: _StreamRun[T], deadline: float | None) -> bool:
+    def _past_deadline(self, run: StreamRun[T], deadline: float | None) -> bool:
         if run.done or deadline is None or time.monotonic() <= deadline:
             return False
         run.fail(
@@ -345,7 +220,7 @@ class SyncTransport(_TransportBase):
         while True:
             with self._limiter.slot(self.config.max_in_flight):
                 outcome = self._json_once(method, path, body, deadline)
-            if not isinstance(outcome, _Failure):
+            if not isinstance(outcome, Failure):
                 return outcome
             delay = self._next_delay(outcome, attempt, deadline)
             if delay is None:
@@ -355,7 +230,7 @@ class SyncTransport(_TransportBase):
 
     def _json_once(
         self, method: str, path: str, body: dict[str, Any] | None, deadline: float | None
-    ) -> dict[str, Any] | _Failure:
+    ) -> dict[str, Any] | Failure:
         client = self._client()
         request = self._build(client, method, path, body, deadline, stream=False)
         try:
@@ -371,7 +246,7 @@ class SyncTransport(_TransportBase):
         deadline, attempt = self._deadline(), 0
         while True:
             with self._limiter.slot(self.config.max_in_flight):
-                run: _StreamRun[T] = _StreamRun(handler(), self._secret)
+                run: StreamRun[T] = StreamRun(handler(), self._secret)
                 yield from self._stream_once(path, body, deadline, run)
             if run.failure is None:
                 return
@@ -382,7 +257,7 @@ class SyncTransport(_TransportBase):
             attempt += 1
 
     def _stream_once(
-        self, path: str, body: dict[str, Any], deadline: float | None, run: _StreamRun[T]
+        self, path: str, body: dict[str, Any], deadline: float | None, run: StreamRun[T]
     ) -> Iterator[T]:
         client = self._client()
         request = self._build(client, "POST", path, body, deadline, stream=True)
@@ -395,7 +270,7 @@ class SyncTransport(_TransportBase):
             if not self._is_event_stream(response):
                 response.read()
                 outcome = self._json_outcome(response, stream=True)
-                run.failure = outcome if isinstance(outcome, _Failure) else None
+                run.failure = outcome if isinstance(outcome, Failure) else None
                 return
             run.request_id = request_id_from(response.headers)
             for chunk in response.iter_bytes():
@@ -430,7 +305,7 @@ class AsyncTransport(_TransportBase):
         while True:
             async with self._limiter.slot_async(self.config.max_in_flight):
                 outcome = await self._json_once(method, path, body, deadline)
-            if not isinstance(outcome, _Failure):
+            if not isinstance(outcome, Failure):
                 return outcome
             delay = self._next_delay(outcome, attempt, deadline)
             if delay is None:
@@ -440,7 +315,7 @@ class AsyncTransport(_TransportBase):
 
     async def _json_once(
         self, method: str, path: str, body: dict[str, Any] | None, deadline: float | None
-    ) -> dict[str, Any] | _Failure:
+    ) -> dict[str, Any] | Failure:
         client = await self._client()
         request = self._build(client, method, path, body, deadline, stream=False)
         try:
@@ -456,7 +331,7 @@ class AsyncTransport(_TransportBase):
         deadline, attempt = self._deadline(), 0
         while True:
             async with self._limiter.slot_async(self.config.max_in_flight):
-                run: _StreamRun[T] = _StreamRun(handler(), self._secret)
+                run: StreamRun[T] = StreamRun(handler(), self._secret)
                 async for item in self._stream_once(path, body, deadline, run):
                     yield item
             if run.failure is None:
@@ -468,7 +343,7 @@ class AsyncTransport(_TransportBase):
             attempt += 1
 
     async def _stream_once(
-        self, path: str, body: dict[str, Any], deadline: float | None, run: _StreamRun[T]
+        self, path: str, body: dict[str, Any], deadline: float | None, run: StreamRun[T]
     ) -> AsyncIterator[T]:
         client = await self._client()
         request = self._build(client, "POST", path, body, deadline, stream=True)
@@ -481,7 +356,7 @@ class AsyncTransport(_TransportBase):
             if not self._is_event_stream(response):
                 await response.aread()
                 outcome = self._json_outcome(response, stream=True)
-                run.failure = outcome if isinstance(outcome, _Failure) else None
+                run.failure = outcome if isinstance(outcome, Failure) else None
                 return
             run.request_id = request_id_from(response.headers)
             async for chunk in response.aiter_bytes():

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import collections
 import socket
+import sys
 import threading
 from http.server import ThreadingHTTPServer
+from typing import Any
 
 from ._faults import Fault, Reply
 from ._handler import DEFAULT_MODELS, PREFIX, Abort, Handler, RecordedRequest, shutdown_socket
@@ -24,6 +26,11 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024
     allow_reuse_address = True
     standin: StandIn
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about clients that hang up; report real handler bugs."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 class StandIn:

@@ -9,6 +9,7 @@ import pytest
 
 from modelslab_core import (
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     AuthenticationError,
     BadRequestError,
@@ -23,6 +24,7 @@ from modelslab_core import (
     RateLimitError,
     RequestTooLargeError,
     ServiceUnavailableError,
+    StreamInterruptedError,
 )
 from modelslab_core._errors import (
     error_from_payload,
@@ -31,6 +33,7 @@ from modelslab_core._errors import (
     request_id_from,
     safe_message,
 )
+from modelslab_core._streaming import StreamRun
 
 STATUS_ROWS = [
     (400, BadRequestError),
@@ -213,3 +216,57 @@ def test_safe_message_never_raises_and_truncates() -> None:
     assert safe_message(object()).startswith('"<object')
     assert len(safe_message("x" * 5000)) < 1100
     assert safe_message(b"bytes") == "bytes"
+
+
+# ----------------------------------------------------------------------------- stream reducer
+
+
+def _run(*chunks: bytes, done_on: str | None = None) -> tuple[list[str], StreamRun[str]]:
+    def handler(event: str | None, data: dict[str, object]) -> tuple[list[str], bool]:
+        return [f"{event}:{data.get('n')}"], event is not None and event == done_on
+
+    run: StreamRun[str] = StreamRun(handler, "sk-secret")
+    out: list[str] = []
+    for chunk in chunks:
+        out.extend(run.feed(chunk))
+    out.extend(run.finish())
+    return out, run
+
+
+def test_stream_run_stops_at_done_and_ignores_the_rest() -> None:
+    out, run = _run(b'data: {"n": 1}\n\ndata: [DONE]\n\ndata: {"n": 2}\n\n')
+    assert out == ["None:1"] and run.done and run.failure is None
+
+
+def test_stream_run_dialect_terminator() -> None:
+    out, run = _run(
+        b'event: a\ndata: {"n": 1}\n\nevent: message_stop\ndata: {"n": 2}\n\n',
+        done_on="message_stop",
+    )
+    assert out == ["a:1", "message_stop:2"] and run.done and run.failure is None
+
+
+def test_stream_run_cut_mid_event_is_interrupted() -> None:
+    out, run = _run(b'data: {"n": 1}\n\ndata: {"n": ')
+    assert out == ["None:1"]
+    assert run.failure is not None and type(run.failure.error) is StreamInterruptedError
+    assert run.failure.retryable
+
+
+def test_stream_run_malformed_event_is_validation_error() -> None:
+    _, run = _run(b"data: {not json\n\n")
+    assert run.failure is not None
+    assert type(run.failure.error) is APIResponseValidationError
+    assert not run.failure.retryable
+
+
+def test_stream_run_error_event_without_known_shape() -> None:
+    _, run = _run(b'event: error\ndata: {"detail": "sk-secret broke"}\n\n')
+    assert run.failure is not None and type(run.failure.error) is APIStatusError
+    assert "sk-secret" not in str(run.failure.error)
+
+
+def test_stream_run_error_envelope_with_retry_after_is_retryable() -> None:
+    _, run = _run(b'data: {"status": "error", "message": "busy", "retry_after": 1}\n\n')
+    assert run.failure is not None and run.failure.retryable
+    assert isinstance(run.failure.error, APIStatusError)

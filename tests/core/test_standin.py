@@ -19,6 +19,7 @@ import pytest
 from pydantic import BaseModel
 
 from modelslab_core.testing import Fault, RecordedRequest, Reply, StandIn
+from modelslab_core.testing._schema_fill import instance_for
 
 MODEL = "meta-llama-llama-3.2-3b-instruct"
 WEATHER = {
@@ -445,6 +446,38 @@ def test_response_format_json_object_and_schema(http: httpx.Client) -> None:
     }
     text = http.post("/chat/completions", json=body).json()["choices"][0]["message"]["content"]
     jsonschema.validate(json.loads(text), schema)
+
+
+def test_prompt_asking_for_json_gets_json(http: httpx.Client) -> None:
+    body = msgs(system="Respond with a single valid JSON object and nothing else.",
+                messages=[{"role": "user", "content": "Describe 'name' and 'color' of a fox"}])
+    obj = json.loads(http.post("/v1/messages", json=body).json()["content"][0]["text"])
+    assert set(obj) == {"name", "color"}
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"n": {"type": "integer", "exclusiveMinimum": 10,
+                                                "maximum": 12}}, "required": ["n"]},
+        {"type": "object", "properties": {"x": {"anyOf": [{"type": "null"}, {"type": "number"}]},
+                                          "k": {"const": "fixed"}}},
+        {"$defs": {"P": {"type": "object", "properties": {"q": {"type": "boolean"}},
+                         "required": ["q"]}},
+         "type": "object", "properties": {"p": {"$ref": "#/$defs/P"}}, "required": ["p"]},
+        {"type": "object", "properties": {"items": {"type": "array", "minItems": 2,
+                                                    "items": {"type": "string", "minLength": 3}}},
+         "required": ["items"]},
+        {"type": "object", "properties": {"a": {"allOf": [
+            {"type": "object", "properties": {"b": {"type": "integer"}}, "required": ["b"]}]}},
+         "required": ["a"]},
+        {"type": "object", "properties": {"when": {"type": "string", "format": "date"},
+                                          "mood": {"enum": ["sad", "happy"]}}},
+    ],
+)
+def test_schema_instances_are_valid(schema: dict[str, Any]) -> None:
+    value = instance_for(schema, "Make it happy with 3 and 'ok'")
+    jsonschema.validate(value, schema, format_checker=jsonschema.FormatChecker())
 
 
 # -- streaming -------------------------------------------------------------------------------

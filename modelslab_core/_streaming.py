@@ -1,0 +1,151 @@
+"""Pure per-attempt stream handling: SSE bytes in, handler outputs out, failures recorded.
+
+`StreamRun` is the reducer both transport twins drive: it decodes SSE, parses each ``data``
+once, stops at ``[DONE]`` (or when the handler says done), turns error envelopes and ``error``
+events into typed errors, and records why an attempt failed and whether it may be retried.
+No I/O happens here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import httpx
+
+from ._errors import error_from_payload, safe_message
+from ._exceptions import (
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    ProcessingResponseError,
+    StreamInterruptedError,
+    StreamTimeoutError,
+)
+from ._retry import should_retry
+from ._sse import ServerSentEvent, SSEDecoder
+
+__all__ = ["EventHandler", "Failure", "StreamRun", "retryable"]
+
+T = TypeVar("T")
+EventHandler = Callable[[str | None, dict[str, Any]], tuple[list[T], bool]]
+"""Called with each parsed SSE event (name, JSON data); returns (outputs, stream done)."""
+
+
+@dataclass
+class Failure:
+    """A failed attempt: the error to raise and whether retrying is allowed."""
+
+    error: APIError
+    retryable: bool
+
+
+def retryable(error: APIError, headers: Any = None) -> bool:
+    """The retry verdict for an error carried by a response body (HTTP error or envelope)."""
+    if isinstance(error, (APIResponseValidationError, ProcessingResponseError)):
+        return False
+    return should_retry(error.status_code or 200, headers, body_retry_after=error.retry_after)
+
+
+@dataclass
+class StreamRun(Generic[T]):
+    """Pure per-attempt stream state: SSE decoding, JSON parsing, error events, termination."""
+
+    handler: EventHandler[T]
+    secret: str
+    request_id: str | None = None
+    decoder: SSEDecoder = field(default_factory=SSEDecoder)
+    done: bool = False
+    yielded: bool = False
+    failure: Failure | None = None
+
+    def feed(self, chunk: bytes) -> list[T]:
+        """Outputs of the events this chunk completes; on error sets `failure`."""
+        if self.done:
+            return []
+        return self._handle_all(self.decoder.feed(chunk))
+
+    def finish(self) -> list[T]:
+        """The body ended: decode what is left; a stream without its terminator fails."""
+        if self.done or self.failure is not None:
+            return []
+        outputs = self._handle_all(self.decoder.flush())
+        if self.failure is not None and isinstance(self.failure.error, APIResponseValidationError):
+            self.failure = None  # a half-written last event: the stream was cut
+        if not self.done and self.failure is None:
+            error = StreamInterruptedError(
+                "The stream ended before its terminator ([DONE] or message_stop)",
+                request_id=self.request_id,
+            )
+            self.fail(error, True)
+        return outputs
+
+    def fail(self, error: APIError, retryable: bool) -> None:
+        """Record the failure of this attempt (the first one wins)."""
+        if self.failure is None:
+            self.failure = Failure(error, retryable)
+
+    def fail_transport(self, exc: httpx.RequestError, chunk_timeout: float | None) -> None:
+        """The connection broke or went silent while reading the body."""
+        if self.done:
+            return  # the answer is complete; only the drain after the terminator failed
+        message = safe_message(str(exc) or type(exc).__name__, self.secret)
+        if isinstance(exc, httpx.TimeoutException):
+            error: APIError = StreamTimeoutError(
+                f"The stream sent nothing for {chunk_timeout or 0:g}s ({message})",
+                request_id=self.request_id,
+            )
+        else:
+            error = StreamInterruptedError(
+                f"The stream broke: {message}", request_id=self.request_id
+            )
+        self.fail(error, True)
+
+    def _handle_all(self, events: list[ServerSentEvent]) -> list[T]:
+        outputs: list[T] = []
+        try:
+            for sse in events:
+                if not self.done:
+                    outputs.extend(self._handle(sse))
+        except APIError as err:
+            self.fail(err, retryable(err))
+        return outputs
+
+    def _handle(self, sse: ServerSentEvent) -> list[T]:
+        if not sse.data.strip():
+            return []
+        if sse.data.startswith("[DONE]"):
+            self.done = True
+            return []
+        payload = self._parse(sse.data)
+        error = error_from_payload(payload, request_id=self.request_id, secret=self.secret)
+        if error is None and sse.event == "error":
+            error = APIStatusError(
+                safe_message(payload, self.secret), request_id=self.request_id, body=payload
+            )
+        if error is not None:
+            raise error
+        try:
+            outputs, done = self.handler(sse.event, payload)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise APIResponseValidationError(
+                f"Unexpected stream event: {safe_message(str(exc), self.secret)}",
+                request_id=self.request_id,
+                body=payload,
+            ) from exc
+        self.done = done
+        return outputs
+
+    def _parse(self, data: str) -> dict[str, Any]:
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            raise APIResponseValidationError(
+                f"Malformed stream event (not a JSON object): {safe_message(data[:200], self.secret)}",
+                request_id=self.request_id,
+            )
+        return payload
