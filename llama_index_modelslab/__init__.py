@@ -1,0 +1,18 @@
+"""LlamaIndex integration for ModelsLab's LLM API: ``from llama_index_modelslab import ModelsLab``.
+
+Needs the ``llama-index`` extra: ``pip install "modelslab-integrations[llama-index]"``.
+"""
+
+from __future__ import annotations
+
+try:
+    import llama_index.core  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError(
+        "llama_index_modelslab needs llama-index-core: "
+        'pip install "modelslab-integrations[llama-index]"'
+    ) from exc
+
+from .base import ModelsLab
+
+__all__ = ["ModelsLab"]

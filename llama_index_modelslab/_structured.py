@@ -1,0 +1,105 @@
+"""Structured output through ``response_format`` (JSON schema / JSON mode): pure helpers.
+
+Function calling (the default) needs nothing here: LlamaIndex's `FunctionCallingProgram`
+drives it through `ModelsLab._prepare_chat_with_tools` and `get_tool_calls_from_response`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any, Literal
+
+from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole, ToolCallBlock
+from llama_index.core.program.utils import create_flexible_model
+from pydantic import BaseModel, ValidationError
+
+from modelslab_core._accumulate import parse_partial_json
+from modelslab_core.structured import parse_json_text
+from modelslab_core.types import JsonObjectFormat, JsonSchemaFormat
+
+__all__ = [
+    "StructuredMode",
+    "output_format",
+    "parse_final",
+    "parse_partial",
+    "with_schema_instruction",
+]
+
+StructuredMode = Literal["function_calling", "json_schema", "json_mode"]
+
+_flexible = lru_cache(maxsize=64)(create_flexible_model)
+"""One flexible twin per output class (so equal partial objects compare equal)."""
+
+_INSTRUCTION = (
+    "Answer with a single JSON object that is valid against this JSON schema, "
+    "and nothing else:\n{schema}"
+)
+
+
+def output_format(
+    output_cls: type[BaseModel], mode: StructuredMode, *, strict: bool = False
+) -> JsonObjectFormat | JsonSchemaFormat:
+    """The ``response_format`` for ``output_cls`` in ``mode`` (a JSON mode)."""
+    if mode == "json_mode":
+        return JsonObjectFormat()
+    schema = output_cls.model_json_schema()
+    return JsonSchemaFormat(
+        name=output_cls.__name__,
+        schema_=schema,
+        description=schema.get("description"),
+        strict=True if strict else None,
+    )
+
+
+def with_schema_instruction(
+    messages: Sequence[ChatMessage], output_cls: type[BaseModel]
+) -> list[ChatMessage]:
+    """``messages`` preceded by a system turn giving the schema (JSON mode has no schema)."""
+    schema = json.dumps(output_cls.model_json_schema(), ensure_ascii=False)
+    instruction = ChatMessage(role=MessageRole.SYSTEM, content=_INSTRUCTION.format(schema=schema))
+    return [instruction, *messages]
+
+
+def _payload_text(response: ChatResponse, fmt: JsonObjectFormat | JsonSchemaFormat) -> Any:
+    """The structured payload: the forced tool's arguments (Anthropic ``json_schema``) or text."""
+    if isinstance(fmt, JsonSchemaFormat):
+        for block in response.message.blocks:
+            if isinstance(block, ToolCallBlock) and block.tool_name == fmt.name:
+                return block.tool_kwargs
+    return response.message.content or ""
+
+
+def parse_final(
+    response: ChatResponse,
+    output_cls: type[BaseModel],
+    fmt: JsonObjectFormat | JsonSchemaFormat,
+) -> BaseModel:
+    """The exact ``output_cls`` from a complete answer (`ValueError`/`ValidationError` if not)."""
+    payload = _payload_text(response, fmt)
+    data = payload if isinstance(payload, dict) else parse_json_text(payload)
+    return output_cls.model_validate(data)
+
+
+def parse_partial(
+    response: ChatResponse,
+    output_cls: type[BaseModel],
+    fmt: JsonObjectFormat | JsonSchemaFormat,
+) -> BaseModel | None:
+    """A partial ``output_cls`` (or its flexible twin) from a streamed answer so far."""
+    payload = _payload_text(response, fmt)
+    if isinstance(payload, str):
+        start = payload.find("{")
+        if start < 0:
+            return None
+        payload = parse_partial_json(payload[start:])
+    if not isinstance(payload, dict):
+        return None
+    try:
+        return output_cls.model_validate(payload)
+    except ValidationError:
+        try:
+            return _flexible(output_cls).model_validate(payload)
+        except ValidationError:
+            return None
