@@ -1,0 +1,66 @@
+"""LangChain integration for ModelsLab's LLM API: `ChatModelsLab` and its typed errors."""
+
+from __future__ import annotations
+
+try:
+    import langchain_core  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        'langchain_modelslab needs langchain-core: pip install "modelslab-integrations[langchain]"'
+    ) from exc
+
+from modelslab_core._version import __version__
+from modelslab_core.types import ModelInfo
+
+from ._errors import (
+    ModelsLabAPIError,
+    ModelsLabAuthenticationError,
+    ModelsLabBadRequestError,
+    ModelsLabConflictError,
+    ModelsLabConnectionError,
+    ModelsLabContextOverflowError,
+    ModelsLabInsufficientCreditsError,
+    ModelsLabInternalServerError,
+    ModelsLabNotFoundError,
+    ModelsLabOverloadedError,
+    ModelsLabPermissionDeniedError,
+    ModelsLabProcessingError,
+    ModelsLabRateLimitError,
+    ModelsLabRequestTooLargeError,
+    ModelsLabResponseValidationError,
+    ModelsLabServiceUnavailableError,
+    ModelsLabStatusError,
+    ModelsLabStreamInterruptedError,
+    ModelsLabStreamTimeoutError,
+    ModelsLabTimeoutError,
+    to_langchain_error,
+)
+from .chat_models import DEFAULT_MODEL, ChatModelsLab
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "ChatModelsLab",
+    "ModelInfo",
+    "ModelsLabAPIError",
+    "ModelsLabAuthenticationError",
+    "ModelsLabBadRequestError",
+    "ModelsLabConflictError",
+    "ModelsLabConnectionError",
+    "ModelsLabContextOverflowError",
+    "ModelsLabInsufficientCreditsError",
+    "ModelsLabInternalServerError",
+    "ModelsLabNotFoundError",
+    "ModelsLabOverloadedError",
+    "ModelsLabPermissionDeniedError",
+    "ModelsLabProcessingError",
+    "ModelsLabRateLimitError",
+    "ModelsLabRequestTooLargeError",
+    "ModelsLabResponseValidationError",
+    "ModelsLabServiceUnavailableError",
+    "ModelsLabStatusError",
+    "ModelsLabStreamInterruptedError",
+    "ModelsLabStreamTimeoutError",
+    "ModelsLabTimeoutError",
+    "__version__",
+    "to_langchain_error",
+]

@@ -1,0 +1,432 @@
+"""`ChatModelsLab`: a LangChain chat model over ModelsLab's LLM API (the shared core client)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.language_models.chat_models import generate_from_stream
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk
+from langchain_core.outputs import ChatResult as LCChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils import from_env, get_pydantic_field_names, secret_from_env
+from langchain_core.utils.utils import _build_model_kwargs
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+from modelslab_core import AsyncModelsLabClient, ClientConfig, ModelsLabClient, RetryPolicy
+from modelslab_core._config import DEFAULT_BASE_URL, AuthMode
+from modelslab_core.dialects._base import ModelField
+from modelslab_core.types import ChatRequest, ChatResult, Dialect, ModelInfo
+
+from ._convert import (
+    PROVIDER,
+    StreamState,
+    ai_message_from_result,
+    chunk_from_delta,
+    final_chunk,
+    to_neutral_messages,
+)
+from ._docs import CHAT_MODELSLAB_DOC
+from ._errors import translate_errors
+from ._structured import StructuredMethod, structured_output
+from ._tools import (
+    format_tools,
+    normalize_tool_choice,
+    to_output_format,
+    to_tool_choice,
+    to_tool_specs,
+    tool_names,
+)
+
+__all__ = ["DEFAULT_MODEL", "ChatModelsLab"]
+
+DEFAULT_MODEL = "meta-llama-llama-3.2-3b-instruct"
+
+_SAMPLING = (
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "top_k",
+    "frequency_penalty",
+    "presence_penalty",
+    "repetition_penalty",
+    "seed",
+)
+_CONFIG_FIELDS = (
+    "api_key",
+    "base_url",
+    "auth",
+    "model_field",
+    "dialect",
+    "timeout",
+    "stream_chunk_timeout",
+    "max_retries",
+    "retry_initial_delay",
+    "max_in_flight",
+    "default_headers",
+)
+
+
+class ChatModelsLab(BaseChatModel):
+    __doc__ = CHAT_MODELSLAB_DOC
+
+    model: str = Field(default=DEFAULT_MODEL, alias="model_name")
+    """Model id, e.g. ``meta-llama-llama-3.2-3b-instruct`` (sent as ``model``/``model_id``)."""
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env("MODELSLAB_API_KEY", default=None)
+    )
+    """ModelsLab API key; read from ``MODELSLAB_API_KEY`` when not given."""
+    base_url: str = Field(default_factory=from_env("MODELSLAB_BASE_URL", default=DEFAULT_BASE_URL))
+    """API base URL; read from ``MODELSLAB_BASE_URL`` when not given."""
+    dialect: Dialect = "openai"
+    """Wire dialect: ``"openai"`` (``/chat/completions``) or ``"anthropic"`` (``/v1/messages``)."""
+    auth: AuthMode = "bearer"
+    """How the key is sent: ``"bearer"``, ``"x-api-key"`` or ``"body"`` (``"key"`` field)."""
+    model_field: ModelField = "both"
+    """Which body field names the model: ``"model"``, ``"model_id"`` or ``"both"``."""
+    timeout: float | None = None
+    """Seconds to wait to connect and for each read (``None``: core defaults, 10 s / 120 s)."""
+    stream_chunk_timeout: float | None = None
+    """Longest silence allowed inside a stream (``None``: core default, 60 s)."""
+    max_retries: int = 2
+    """Retries of failed requests (429, 5xx, connection errors), before any output."""
+    retry_initial_delay: float | None = None
+    """First backoff delay in seconds (``None``: core default, 0.5 s)."""
+    max_in_flight: int | None = 5
+    """Requests in flight per API key in this process (ModelsLab's queue limit; 0/None: off)."""
+    temperature: float | None = None
+    max_tokens: int | None = None
+    """Most tokens to generate (sent as ``max_tokens``)."""
+    top_p: float | None = None
+    top_k: int | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    repetition_penalty: float | None = None
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    seed: int | None = None
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Other request fields, sent as given (unknown constructor arguments land here)."""
+    extra_body: dict[str, Any] | None = None
+    """Fields merged into the request body last."""
+    default_headers: dict[str, str] | None = None
+    """Headers sent with every request."""
+    http_client: Any = Field(default=None, exclude=True)
+    """An ``httpx.Client`` to use (not serialized, dropped on pickling)."""
+    http_async_client: Any = Field(default=None, exclude=True)
+    """An ``httpx.AsyncClient`` to use (not serialized, dropped on pickling)."""
+    streaming: bool = False
+    """Stream even for ``invoke`` (callbacks see each token)."""
+    stream_usage: bool = True
+    """Ask for token usage at the end of streams (``stream_options.include_usage``)."""
+    structured_output_method: StructuredMethod = "function_calling"
+    """Default ``with_structured_output`` method. ``function_calling`` (a forced tool call) is
+    what ModelsLab documents; ``json_schema`` response formats are undocumented there."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    _config: ClientConfig | None = PrivateAttr(default=None)
+    _config_key: tuple[Any, ...] | None = PrivateAttr(default=None)
+    _client: ModelsLabClient | None = PrivateAttr(default=None)
+    _async_client: AsyncModelsLabClient | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _build_extra(cls, values: Any) -> Any:
+        """Unknown constructor arguments go to ``model_kwargs`` (with a warning)."""
+        if isinstance(values, dict):
+            return _build_model_kwargs(values, get_pydantic_field_names(cls))
+        return values
+
+    # ------------------------------------------------------------------ LangChain plumbing
+
+    @property
+    def _llm_type(self) -> str:
+        return "modelslab-chat"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        params = {name: getattr(self, name) for name in _SAMPLING}
+        return {
+            "model_name": self.model,
+            "dialect": self.dialect,
+            "base_url": self.base_url,
+            **{k: v for k, v in params.items() if v is not None},
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        model = kwargs.get("model")
+        params = LangSmithParams(
+            ls_provider=PROVIDER,
+            ls_model_name=model if isinstance(model, str) else self.model,
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if isinstance(temperature, int | float):
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if isinstance(max_tokens, int):
+            params["ls_max_tokens"] = max_tokens
+        if stop_list := stop or kwargs.get("stop") or self.stop:
+            params["ls_stop"] = list(stop_list)
+        return params
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "MODELSLAB_API_KEY"}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["langchain_modelslab", "chat_models"]
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickle without HTTP clients (they are recreated on first use)."""
+        state = super().__getstate__()
+        state["__dict__"] = {**state["__dict__"], "http_client": None, "http_async_client": None}
+        state["__pydantic_private__"] = {
+            "_config": None,
+            "_config_key": None,
+            "_client": None,
+            "_async_client": None,
+        }
+        return state
+
+    # ------------------------------------------------------------------ clients
+
+    def _client_config(self) -> ClientConfig:
+        """The core configuration, built once and rebuilt only if a setting changed."""
+        key = tuple(
+            tuple(sorted(v.items())) if isinstance(v, dict) else v
+            for v in (getattr(self, name) for name in _CONFIG_FIELDS)
+        )
+        if self._config is None or key != self._config_key:
+            self._config = _make_config(self)
+            self._config_key = key
+            self._client = self._async_client = None
+        return self._config
+
+    def _sync_client(self) -> ModelsLabClient:
+        config = self._client_config()
+        if self._client is None:
+            self._client = ModelsLabClient(config, http_client=self.http_client)
+        return self._client
+
+    def _aclient(self) -> AsyncModelsLabClient:
+        config = self._client_config()
+        if self._async_client is None:
+            self._async_client = AsyncModelsLabClient(config, http_client=self.http_async_client)
+        return self._async_client
+
+    # ------------------------------------------------------------------ requests
+
+    def _request(
+        self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> ChatRequest:
+        """The neutral request for ``messages`` with per-call ``kwargs`` over the settings."""
+        kw = dict(kwargs)
+        kw.pop("stream", None)
+        fields: dict[str, Any] = {name: kw.pop(name, getattr(self, name)) for name in _SAMPLING}
+        model = kw.pop("model", None) or self.model
+        call_stop = kw.pop("stop", None)
+        tools = to_tool_specs(kw.pop("tools", None) or [])
+        choice = to_tool_choice(kw.pop("tool_choice", None), [t.name for t in tools])
+        parallel = kw.pop("parallel_tool_calls", None)
+        response_format = to_output_format(kw.pop("response_format", None))
+        include_usage = bool(kw.pop("stream_usage", self.stream_usage))
+        call_extra = kw.pop("extra_body", None) or {}
+        # Whatever is left is a request field we have no name for: it goes to the wire as is.
+        extra = {**self.model_kwargs, **(self.extra_body or {}), **call_extra, **kw}
+        return ChatRequest(
+            model=model,
+            messages=to_neutral_messages(messages),
+            tools=tools,
+            tool_choice=choice,
+            parallel_tool_calls=parallel,
+            response_format=response_format,
+            stop=stop or call_stop or self.stop or None,
+            include_usage=include_usage,
+            extra_body=extra,
+            **fields,
+        )
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LCChatResult:
+        if self.streaming:
+            return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+        request = self._request(messages, stop, kwargs)
+        with translate_errors():
+            result = self._sync_client().chat(request)
+        return _to_lc_result(result, request.model)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LCChatResult:
+        if self.streaming:
+            chunks = [c async for c in self._astream(messages, stop, run_manager, **kwargs)]
+            return generate_from_stream(iter(chunks))
+        request = self._request(messages, stop, kwargs)
+        with translate_errors():
+            result = await self._aclient().chat(request)
+        return _to_lc_result(result, request.model)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request = self._request(messages, stop, kwargs)
+        state = StreamState(request.model)
+        with translate_errors():
+            for delta in self._sync_client().stream(request):
+                if (chunk := chunk_from_delta(delta, state)) is not None:
+                    yield ChatGenerationChunk(message=chunk)
+        yield ChatGenerationChunk(message=final_chunk(state))
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        request = self._request(messages, stop, kwargs)
+        state = StreamState(request.model)
+        with translate_errors():
+            async for delta in self._aclient().stream(request):
+                if (chunk := chunk_from_delta(delta, state)) is not None:
+                    yield ChatGenerationChunk(message=chunk)
+        yield ChatGenerationChunk(message=final_chunk(state))
+
+    # ------------------------------------------------------------------ tools and output
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (any form ``convert_to_openai_tool`` takes) to the model.
+
+        Args:
+            tools: Functions, pydantic models, TypedDicts, JSON schemas, ``BaseTool``s.
+            tool_choice: ``"auto"``, ``"none"``, ``"any"``/``"required"``/``True`` (some tool
+                must be called), a tool name, or an OpenAI/Anthropic tool-choice dict.
+            strict: Ask for arguments that follow the schema exactly.
+            parallel_tool_calls: Allow (or forbid) several calls in one turn.
+            kwargs: Other request fields to bind.
+        """
+        formatted = format_tools(tools, strict=strict)
+        if tool_choice is not None and tool_choice is not False:
+            kwargs["tool_choice"] = normalize_tool_choice(tool_choice, tool_names(formatted))
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        return super().bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        include_raw: bool = False,
+        method: StructuredMethod | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | Any]:
+        """The model returning objects of ``schema`` (pydantic, TypedDict or JSON schema).
+
+        Args:
+            schema: The output schema.
+            include_raw: Return ``{"raw", "parsed", "parsing_error"}`` instead of raising on
+                a parse error.
+            method: ``"function_calling"`` (a forced tool call), ``"json_mode"``
+                (``response_format: json_object``; describe the keys in the prompt) or
+                ``"json_schema"``. Default: ``structured_output_method``.
+            strict: Ask the server to follow the schema exactly.
+        """
+        if kwargs:
+            raise ValueError(f"Unsupported arguments {sorted(kwargs)}.")
+        return structured_output(
+            self,
+            schema,
+            method=method or self.structured_output_method,
+            include_raw=include_raw,
+            strict=strict,
+        )
+
+    # ------------------------------------------------------------------ tokens and models
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """Tokens in ``messages`` (and ``tools``) as ModelsLab counts them (``count_tokens``)."""
+        request = self._request(
+            convert_to_messages(messages), None, {"tools": tools} if tools else {}
+        )
+        with translate_errors():
+            return self._sync_client().count_tokens(request)
+
+    def get_num_tokens(self, text: str) -> int:
+        """Tokens in ``text`` sent as one user message."""
+        return self.get_num_tokens_from_messages([HumanMessage(text)])
+
+    def list_models(self) -> list[ModelInfo]:
+        """The models ModelsLab offers (``GET /v1/models``)."""
+        with translate_errors():
+            return self._sync_client().list_models()
+
+    async def alist_models(self) -> list[ModelInfo]:
+        """The models ModelsLab offers (``GET /v1/models``), async."""
+        with translate_errors():
+            return await self._aclient().list_models()
+
+
+def _make_config(model: ChatModelsLab) -> ClientConfig:
+    """The core `ClientConfig` for a model's settings (pure)."""
+    fields: dict[str, Any] = {
+        "api_key": model.api_key,
+        "base_url": model.base_url,
+        "auth": model.auth,
+        "model_field": model.model_field,
+        "dialect": model.dialect,
+        "max_in_flight": model.max_in_flight,
+        "default_headers": dict(model.default_headers or {}),
+    }
+    if model.timeout is not None:
+        fields["connect_timeout"] = fields["read_timeout"] = model.timeout
+    if model.stream_chunk_timeout is not None:
+        fields["stream_chunk_timeout"] = model.stream_chunk_timeout
+    retry: dict[str, Any] = {"max_retries": model.max_retries}
+    if model.retry_initial_delay is not None:
+        retry["initial_delay"] = model.retry_initial_delay
+    fields["retry"] = RetryPolicy(**retry)
+    return ClientConfig(**fields)
+
+
+def _to_lc_result(result: ChatResult, requested_model: str) -> LCChatResult:
+    """A core result as LangChain's ``ChatResult``."""
+    message = ai_message_from_result(result, requested_model)
+    info = {"finish_reason": result.finish_reason} if result.finish_reason else None
+    return LCChatResult(
+        generations=[ChatGeneration(message=message, generation_info=info)],
+        llm_output={"model_name": message.response_metadata.get("model_name"), "id": result.id},
+    )
