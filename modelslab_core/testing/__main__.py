@@ -13,21 +13,31 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(
         prog="python -m modelslab_core.testing",
-        description="Serve a local stand-in for ModelsLab's LLM API until Ctrl-C.")
+        description="Serve a local stand-in for ModelsLab's LLM API until Ctrl-C.",
+    )
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any)")
     parser.add_argument("--api-key", default="test-key", help="the key the server accepts")
-    parser.add_argument("--max-in-flight", type=int, default=None,
-                        help="reject requests past this many in flight with 429")
-    parser.add_argument("--chunk-delay", type=float, default=0.0,
-                        help="seconds between stream events")
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=None,
+        help="reject requests past this many in flight with 429",
+    )
+    parser.add_argument(
+        "--chunk-delay", type=float, default=0.0, help="seconds between stream events"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Start the server, print its base URL, serve until Ctrl-C or SIGTERM."""
     args = _parse(argv)
-    srv = StandIn(api_key=args.api_key, max_in_flight=args.max_in_flight,
-                  chunk_delay=args.chunk_delay, port=args.port)
+    srv = StandIn(
+        api_key=args.api_key,
+        max_in_flight=args.max_in_flight,
+        chunk_delay=args.chunk_delay,
+        port=args.port,
+    )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     srv.start()

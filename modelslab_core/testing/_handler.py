@@ -193,8 +193,11 @@ class Handler(BaseHTTPRequestHandler):
     def _reject(self) -> None:
         """ModelsLab's 429 for a request past the in-flight cap."""
         cap = self.standin.max_in_flight
-        body = {"status": "error", "retry_after": self.standin.reject_retry_after,
-                "message": f"Rate limit exceeded: your plan allows {cap} requests in flight."}
+        body = {
+            "status": "error",
+            "retry_after": self.standin.reject_retry_after,
+            "message": f"Rate limit exceeded: your plan allows {cap} requests in flight.",
+        }
         self._send_json(429, body)
 
     def _dispatch(self, rec: RecordedRequest, seq: int, step: Fault | Reply | None) -> None:
@@ -204,7 +207,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and self._early_fault(fault):
             return
         path = rec.path.split("?", 1)[0]
-        route = _ROUTES.get((rec.method, path[len(PREFIX):])) if path.startswith(PREFIX) else None
+        route = _ROUTES.get((rec.method, path[len(PREFIX) :])) if path.startswith(PREFIX) else None
         if route is None:
             self._error("openai", 404, f"No route for {rec.method} {path}", "not_found_error")
             return
@@ -216,8 +219,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(200, models_body(self.standin.models, int(time.time())))
             return
         if not isinstance(rec.json, dict):
-            self._error(route, 400, "The request body must be a JSON object.",
-                        "invalid_request_error")
+            self._error(
+                route, 400, "The request body must be a JSON object.", "invalid_request_error"
+            )
             return
         self._answer(route, rec, seq, fault, reply)
 
@@ -236,12 +240,16 @@ class Handler(BaseHTTPRequestHandler):
             return False
         return True
 
-    def _answer(self, route: str, rec: RecordedRequest, seq: int, fault: Fault | None,
-                reply: Reply | None) -> None:
+    def _answer(
+        self, route: str, rec: RecordedRequest, seq: int, fault: Fault | None, reply: Reply | None
+    ) -> None:
         """Validate and answer a chat or count_tokens request."""
         body: dict[str, Any] = rec.json
-        check = {"openai": validate_openai, "anthropic": validate_anthropic,
-                 "count_tokens": validate_count_tokens}[route]
+        check = {
+            "openai": validate_openai,
+            "anthropic": validate_anthropic,
+            "count_tokens": validate_count_tokens,
+        }[route]
         problem = check(body)
         if problem is not None:
             self._error(route, problem[0], problem[1], "invalid_request_error")
@@ -263,8 +271,17 @@ class Handler(BaseHTTPRequestHandler):
         if route == "openai":
             rid = make_id("gen-", seed)
             if view.stream:
-                self._stream(route, openai_events(plan, rid=rid, model=model, created=created,
-                                                  include_usage=view.include_usage), fault)
+                self._stream(
+                    route,
+                    openai_events(
+                        plan,
+                        rid=rid,
+                        model=model,
+                        created=created,
+                        include_usage=view.include_usage,
+                    ),
+                    fault,
+                )
             else:
                 self._send_body(openai_body(plan, rid=rid, model=model, created=created), fault)
         else:
@@ -282,8 +299,9 @@ class Handler(BaseHTTPRequestHandler):
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         self._send_bytes(status, data, "application/json", headers)
 
-    def _send_bytes(self, status: int, data: bytes, ctype: str,
-                    headers: dict[str, str] | None = None) -> None:
+    def _send_bytes(
+        self, status: int, data: bytes, ctype: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))

@@ -107,8 +107,11 @@ def _calls_for(view: RequestView, tools: list[ToolDef], seed: str) -> tuple[Plan
         args = instance_for(tool.schema, view.last_user_text)
         if not isinstance(args, dict):
             args = {}
-        calls.append(PlannedCall(make_id(prefix, f"{seed}/{i}"), tool.name,
-                                 json.dumps(args, ensure_ascii=False)))
+        calls.append(
+            PlannedCall(
+                make_id(prefix, f"{seed}/{i}"), tool.name, json.dumps(args, ensure_ascii=False)
+            )
+        )
     return tuple(calls)
 
 
@@ -169,8 +172,11 @@ def _scripted(view: RequestView, script: Reply, seed: str) -> Plan:
     for i, call in enumerate(script.tool_calls or []):
         args = call.get("arguments", {})
         raw = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
-        calls.append(PlannedCall(str(call.get("id") or make_id(prefix, f"{seed}/{i}")),
-                                 str(call["name"]), raw))
+        calls.append(
+            PlannedCall(
+                str(call.get("id") or make_id(prefix, f"{seed}/{i}")), str(call["name"]), raw
+            )
+        )
     finish = script.finish_reason or ("tool_calls" if calls else "stop")
     plan = Plan(script.text or "", tuple(calls), script.reasoning, finish)
     return _with_usage(view, plan, script.usage)

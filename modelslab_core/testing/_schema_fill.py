@@ -131,8 +131,9 @@ def _string_value(schema: dict[str, Any], facts: PromptFacts) -> str:
     return value
 
 
-def _object_value(schema: dict[str, Any], facts: PromptFacts, root: dict[str, Any], depth: int
-                  ) -> dict[str, Any]:
+def _object_value(
+    schema: dict[str, Any], facts: PromptFacts, root: dict[str, Any], depth: int
+) -> dict[str, Any]:
     """An object with every declared property (so ``required`` ones are always there)."""
     props = schema.get("properties") or {}
     out: dict[str, Any] = {}

@@ -93,8 +93,11 @@ class StandIn:
         server.standin = self
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05},
-            name="modelslab-standin", daemon=True)
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="modelslab-standin",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -203,4 +206,3 @@ class StandIn:
         """Sleep, but wake up at once when the server stops."""
         if seconds > 0 and self._stopping.wait(seconds):
             raise Abort
-

@@ -84,8 +84,9 @@ def _openai_tools(body: dict[str, Any]) -> Problem | None:
     elif choice is not None and choice not in ("auto", "none", "required", "any"):
         return 400, f"invalid 'tool_choice': {choice!r}"
     fmt = body.get("response_format")
-    if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type") not in (
-            "text", "json_object", "json_schema")):
+    if fmt is not None and (
+        not isinstance(fmt, dict) or fmt.get("type") not in ("text", "json_object", "json_schema")
+    ):
         return 400, "'response_format.type' must be text, json_object or json_schema"
     return None
 
@@ -101,9 +102,14 @@ def validate_openai(body: dict[str, Any]) -> Problem | None:
     problem = problem or _number_in(body, "frequency_penalty", -2, 2)
     problem = problem or _max_tokens(body, required=False)
     stop = body.get("stop")
-    if problem is None and stop is not None and not (
-        isinstance(stop, str) or (isinstance(stop, list) and len(stop) <= 4
-                                  and all(isinstance(s, str) for s in stop))):
+    if (
+        problem is None
+        and stop is not None
+        and not (
+            isinstance(stop, str)
+            or (isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) for s in stop))
+        )
+    ):
         problem = 400, "'stop' must be a string or an array of at most 4 strings"
     if problem is None and "stream" in body and not isinstance(body["stream"], bool):
         problem = 400, "'stream' must be a boolean"
@@ -118,8 +124,13 @@ def _anthropic_messages(body: dict[str, Any]) -> Problem | None:
             break
         role, content = msg["role"], msg.get("content")
         if role == "system":
-            problem = 400, (f"messages[{i}]: unexpected role 'system'; use the top-level "
-                            "'system' parameter for a system prompt")
+            problem = (
+                400,
+                (
+                    f"messages[{i}]: unexpected role 'system'; use the top-level "
+                    "'system' parameter for a system prompt"
+                ),
+            )
         elif role not in ("user", "assistant"):
             problem = 400, f"messages[{i}].role must be 'user' or 'assistant', got {role!r}"
         elif not isinstance(content, (str, list)):
@@ -161,8 +172,11 @@ def validate_anthropic(body: dict[str, Any]) -> Problem | None:
     problem = problem or _number_in(body, "temperature", 0, 1)
     problem = problem or _number_in(body, "top_p", 0, 1)
     stops = body.get("stop_sequences")
-    if problem is None and stops is not None and not (
-            isinstance(stops, list) and all(isinstance(s, str) for s in stops)):
+    if (
+        problem is None
+        and stops is not None
+        and not (isinstance(stops, list) and all(isinstance(s, str) for s in stops))
+    ):
         problem = 400, "'stop_sequences' must be an array of strings"
     return problem or _anthropic_tools(body)
 

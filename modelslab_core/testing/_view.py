@@ -151,12 +151,21 @@ def view_openai(body: dict[str, Any]) -> RequestView:
     opts = body.get("stream_options")
     max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
     return RequestView(
-        route="openai", model=_model_of(body), system="\n".join(system), texts=tuple(texts),
-        last_role=last_role, last_user_text=user_text, tool_results=tuple(results),
-        tools=_openai_tools(body), tool_choice=mode, named_tool=named,
+        route="openai",
+        model=_model_of(body),
+        system="\n".join(system),
+        texts=tuple(texts),
+        last_role=last_role,
+        last_user_text=user_text,
+        tool_results=tuple(results),
+        tools=_openai_tools(body),
+        tool_choice=mode,
+        named_tool=named,
         parallel=body.get("parallel_tool_calls") is not False,
         max_tokens=max_tokens if isinstance(max_tokens, int) else None,
-        stop=_stop_list(body.get("stop")), response_format=fmt, response_schema=schema,
+        stop=_stop_list(body.get("stop")),
+        response_format=fmt,
+        response_schema=schema,
         stream=body.get("stream") is True,
         include_usage=isinstance(opts, dict) and opts.get("include_usage") is True,
     )
@@ -220,15 +229,26 @@ def view_anthropic(body: dict[str, Any]) -> RequestView:
     mode, named, parallel = _anthropic_choice(body.get("tool_choice"))
     tools = tuple(
         ToolDef(str(t["name"]), str(t.get("description") or ""), _schema_of(t.get("input_schema")))
-        for t in body.get("tools") or [] if isinstance(t, dict) and t.get("name")
+        for t in body.get("tools") or []
+        if isinstance(t, dict) and t.get("name")
     )
     fmt, schema = _anthropic_format(body)
     return RequestView(
-        route="anthropic", model=_model_of(body), system=_text_of(body.get("system")),
-        texts=tuple(texts), last_role=last_role, last_user_text=user_text,
-        tool_results=tuple(results) if last_role == "tool" else (), tools=tools,
-        tool_choice=mode, named_tool=named, parallel=parallel,
+        route="anthropic",
+        model=_model_of(body),
+        system=_text_of(body.get("system")),
+        texts=tuple(texts),
+        last_role=last_role,
+        last_user_text=user_text,
+        tool_results=tuple(results) if last_role == "tool" else (),
+        tools=tools,
+        tool_choice=mode,
+        named_tool=named,
+        parallel=parallel,
         max_tokens=body.get("max_tokens") if isinstance(body.get("max_tokens"), int) else None,
-        stop=_stop_list(body.get("stop_sequences")), response_format=fmt,
-        response_schema=schema, stream=body.get("stream") is True, include_usage=True,
+        stop=_stop_list(body.get("stop_sequences")),
+        response_format=fmt,
+        response_schema=schema,
+        stream=body.get("stream") is True,
+        include_usage=True,
     )
