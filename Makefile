@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 export PIP_NO_WARN_SCRIPT_LOCATION := 1
 
-.PHONY: demo test lint typecheck unit real notebooks llama-server llama-stop standin bench clean
+.PHONY: demo test lint typecheck unit real-server llama-server llama-stop standin bench clean venv
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing the package with its dev group"
@@ -21,14 +21,21 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 ## The main job: a demo through both adapters on a real local model (no API key needed).
-demo: $(STAMP)
-	@$(BIN)/python scripts/llama_server.py prepare
+demo: $(STAMP) real-server
 	@$(BIN)/python scripts/demo.py
 
 ## All tests: lint, types, the stand-in suites, the real-model tests and the notebooks.
-test: $(STAMP) lint typecheck
-	@$(BIN)/python scripts/llama_server.py prepare
+test: $(STAMP) lint typecheck real-server
 	@$(BIN)/python -m pytest
+
+## Build llama.cpp's llama-server (once per machine, cached) and assemble the model.
+real-server:
+	@command -v cmake >/dev/null && command -v ninja >/dev/null && command -v g++ >/dev/null || \
+	  { echo "==> installing cmake, ninja and g++ (needed once to build llama-server)"; \
+	    (apt-get update -qq && apt-get install -y -qq cmake ninja-build g++ >/dev/null) || \
+	    { echo "could not install cmake/ninja-build/g++: install them and retry"; exit 1; }; }
+	@$(PYTHON) scripts/llama_server.py build
+	@$(PYTHON) scripts/llama_server.py model
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .
