@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import ssl
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
@@ -24,7 +25,7 @@ from ._exceptions import APIResponseValidationError
 from ._transport import AsyncTransport, EventHandler, SyncTransport
 from .dialects import anthropic_messages, openai_chat
 from .dialects._base import DialectCodec
-from .types import ChatRequest, ChatResult, Dialect, ModelInfo, StreamDelta
+from .types import ChatRequest, ChatResult, Dialect, JsonSchemaFormat, ModelInfo, StreamDelta
 
 __all__ = ["AsyncModelsLabClient", "ModelsLabClient"]
 
@@ -66,6 +67,46 @@ def _check_request(request: ChatRequest) -> None:
         raise ValueError("ChatRequest.messages is empty: send at least one message")
     if not request.model.strip():
         raise ValueError("ChatRequest.model is empty: name the model to use")
+    _check_sampling(request)
+    _check_serialisable(request)
+
+
+_RANGES = {
+    "temperature": (0.0, 2.0),
+    "top_p": (0.0, 1.0),
+    "frequency_penalty": (-2.0, 2.0),
+    "presence_penalty": (-2.0, 2.0),
+}
+"""Documented bounds of the sampling fields (``modelslab-llm-openapi.json``)."""
+
+
+def _check_sampling(request: ChatRequest) -> None:
+    """Out-of-range sampling values fail here, not as a 400 (or worse, silently) later."""
+    for name, (low, high) in _RANGES.items():
+        value = getattr(request, name)
+        if value is not None and not low <= value <= high:
+            raise ValueError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
+    if request.max_tokens is not None and request.max_tokens <= 0:
+        raise ValueError(f"max_tokens must be a positive integer, got {request.max_tokens!r}")
+
+
+def _check_json(value: Any, what: str) -> None:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what}: not JSON-serialisable ({exc})") from None
+
+
+def _check_serialisable(request: ChatRequest) -> None:
+    """Everything sent as JSON must be JSON; the error names the part that is not."""
+    for message in request.messages:
+        for call in message.tool_calls:
+            _check_json(call.arguments, f"The arguments of tool call {call.name!r} ({call.id})")
+    for tool in request.tools:
+        _check_json(tool.parameters, f"The parameters schema of tool {tool.name!r}")
+    if isinstance(request.response_format, JsonSchemaFormat):
+        _check_json(request.response_format.schema_, "The response_format schema")
+    _check_json(request.extra_body, "extra_body")
 
 
 def _decode_chat(codec: DialectCodec, payload: dict[str, Any]) -> ChatResult:
