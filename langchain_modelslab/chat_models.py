@@ -87,7 +87,8 @@ class ChatModelsLab(BaseChatModel):
     auth: AuthMode = "bearer"
     """How the key is sent: ``"bearer"``, ``"x-api-key"`` or ``"body"`` (``"key"`` field)."""
     model_field: ModelField = "both"
-    """Which body field names the model: ``"model"``, ``"model_id"`` or ``"both"``."""
+    """Which body field names the model: ``"model"``, ``"model_id"`` or ``"both"``
+    (``/v1/messages`` always sends ``model``; ``model_id`` is added next to it)."""
     timeout: float | None = None
     """Seconds to wait to connect and for each read (``None``: core defaults, 10 s / 120 s)."""
     stream_chunk_timeout: float | None = None

@@ -34,7 +34,7 @@ from modelslab_core import AsyncModelsLabClient, ClientConfig, ModelsLabClient, 
 from modelslab_core._accumulate import parse_partial_json
 from modelslab_core._config import DEFAULT_BASE_URL, AuthMode
 from modelslab_core.dialects._base import ModelField
-from modelslab_core.types import ChatRequest, Dialect
+from modelslab_core.types import ChatRequest, Dialect, ModelInfo
 
 from ._convert import build_request, resolve_tool_choice, to_chat_response, to_tool_spec
 from ._stream import StreamFolder
@@ -104,6 +104,12 @@ class ModelsLab(StructuredOutputLLM):
             name: str
             country: str
         city = llm.as_structured_llm(City).complete("The capital of France").raw
+
+        # Token counting and model listing (as in langchain_modelslab.ChatModelsLab)
+        from llama_index.core.tools import FunctionTool
+        tools = [FunctionTool.from_defaults(fn=add)]
+        n = llm.count_tokens([ChatMessage(role="user", content="What is 2 + 3?")], tools=tools)
+        ids = [m.id for m in llm.list_models()]
         ```
     """
 
@@ -134,7 +140,10 @@ class ModelsLab(StructuredOutputLLM):
         default=True, description="Whether the model takes tools (agents need it)."
     )
     auth: AuthMode = Field(default="bearer", description="bearer, x-api-key or body.")
-    model_field: ModelField = Field(default="both", description="model, model_id or both.")
+    model_field: ModelField = Field(
+        default="both",
+        description="model, model_id or both (/v1/messages always sends model).",
+    )
     default_headers: dict[str, str] = Field(
         default_factory=dict, exclude=True, repr=False, description="Extra HTTP headers."
     )
@@ -308,6 +317,36 @@ class ModelsLab(StructuredOutputLLM):
     ) -> CompletionResponseAsyncGen:
         """Stream a completion of ``prompt`` (async)."""
         return await astream_chat_to_completion_decorator(self._astream_chat)(prompt, **kwargs)
+
+    # -- tokens and models (the same answers as ChatModelsLab's) ---------------------------
+
+    def _count_request(
+        self, messages: Sequence[ChatMessage], tools: Sequence[BaseTool] | None
+    ) -> ChatRequest:
+        return self._request(messages, {"tools": list(tools)} if tools else {})
+
+    def count_tokens(
+        self, messages: Sequence[ChatMessage], tools: Sequence[BaseTool] | None = None
+    ) -> int:
+        """Input tokens of ``messages`` (and ``tools``) as ModelsLab counts them.
+
+        Always ``POST /v1/messages/count_tokens``, whatever the chat ``dialect``.
+        """
+        return self._sync_client().count_tokens(self._count_request(messages, tools))
+
+    async def acount_tokens(
+        self, messages: Sequence[ChatMessage], tools: Sequence[BaseTool] | None = None
+    ) -> int:
+        """Input tokens of ``messages`` (and ``tools``), async."""
+        return await self._async_client().count_tokens(self._count_request(messages, tools))
+
+    def list_models(self) -> list[ModelInfo]:
+        """The models ModelsLab offers (``GET /v1/models``); ``[m.id for m in ...]`` for ids."""
+        return self._sync_client().list_models()
+
+    async def alist_models(self) -> list[ModelInfo]:
+        """The models ModelsLab offers (``GET /v1/models``), async."""
+        return await self._async_client().list_models()
 
     # -- tools ----------------------------------------------------------------------------
 

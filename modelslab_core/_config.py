@@ -43,6 +43,8 @@ class ClientConfig(BaseModel):
     base_url: str = DEFAULT_BASE_URL
     auth: AuthMode = "bearer"
     model_field: ModelField = "both"
+    """``model``, ``model_id`` or both on ``/chat/completions``; ``/v1/messages`` always sends
+    ``model`` (Anthropic requires it) and adds ``model_id`` for ``"model_id"``/``"both"``."""
     dialect: Dialect = "openai"
     connect_timeout: float | None = Field(default=10.0, gt=0)
     read_timeout: float | None = Field(default=120.0, gt=0)

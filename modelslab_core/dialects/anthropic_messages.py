@@ -11,6 +11,9 @@ Mapping rules (the Anthropic quirks live here, once):
 - Reasoning parts are sent back as ``thinking`` blocks only when they carry a signature
   (the API rejects unsigned thinking); ``name``, ``seed`` and the penalties have no Anthropic
   field and are not sent (use ``extra_body`` to force them).
+- ``model`` is always sent: Anthropic's body requires it and the contract documents
+  ``model_id`` for ``/chat/completions`` only. ``model_field="model_id"`` or ``"both"`` adds
+  ``model_id`` next to it; ``count_tokens`` sends ``model`` only.
 - ``max_tokens`` is required: 1024 when the request leaves it unset.
 - ``response_format``:
   ``json_schema`` becomes a tool named after the schema (its ``input_schema`` is the schema)
@@ -211,12 +214,13 @@ def _system(request: ChatRequest, system: str | None) -> str | None:
 def encode_request(
     request: ChatRequest, *, stream: bool, model_field: ModelField = "both"
 ) -> dict[str, Any]:
-    """The ``/v1/messages`` JSON body for ``request`` (``extra_body`` merged last)."""
+    """The ``/v1/messages`` JSON body for ``request`` (``extra_body`` merged last).
+
+    ``model`` is always present; ``model_id`` is added when ``model_field`` asks for it.
+    """
     system, messages = encode_messages(request.messages)
     system = _system(request, system)
-    body: dict[str, Any] = {}
-    if model_field in ("model", "both"):
-        body["model"] = request.model
+    body: dict[str, Any] = {"model": request.model}
     if model_field in ("model_id", "both"):
         body["model_id"] = request.model
     body["max_tokens"] = request.max_tokens or DEFAULT_MAX_TOKENS

@@ -7,6 +7,14 @@ Notes on choices made here:
 - Assistant tool-call arguments are sent as ``json.dumps(arguments)`` (always valid JSON, even
   for calls whose original text did not parse: servers that re-parse history would reject it).
 - Reasoning parts are never sent: the chat-completions format has no field for them.
+- Tool messages take text only in chat completions, so images in a tool result are not
+  dropped but carried in one ``user`` message placed right after that run of tool messages
+  (before the next turn): for each tool call with images, a text part
+  ``"Images returned by tool call <id>:"`` then its ``image_url`` parts. The tool message
+  keeps the text. (Several OpenAI-compatible integrations do the same.)
+- ``Message.is_error`` has no chat-completions field and is not sent; the tool message's
+  content goes as is (like LangChain's ``ChatOpenAI``): frameworks already word failed tool
+  runs in the content itself (e.g. ``"Error: ..."``), so a prefix would only repeat it.
 - ``decode_event`` emits ``usage`` at most once per stream, from the first usage seen on a
   chunk that ends the answer (empty ``choices`` or a ``finish_reason``); servers that report
   running usage on every chunk therefore do not double count.
@@ -44,6 +52,7 @@ __all__ = [
     "decode_response",
     "decode_usage",
     "encode_message",
+    "encode_messages",
     "encode_request",
     "new_stream_state",
 ]
@@ -95,7 +104,8 @@ def _encode_tool_call(call: ToolCall) -> dict[str, Any]:
 
 
 def encode_message(message: Message) -> dict[str, Any]:
-    """One neutral message as an OpenAI chat message."""
+    """One neutral message as an OpenAI chat message (a tool result keeps its text only;
+    `encode_messages` carries its images)."""
     role = message.role
     if role == "tool":
         return {
@@ -112,6 +122,31 @@ def encode_message(message: Message) -> dict[str, Any]:
         out["content"] = _encode_content(message)
     if message.name:
         out["name"] = message.name
+    return out
+
+
+def _tool_images(message: Message) -> list[dict[str, Any]]:
+    """The image parts of a tool result, labelled with their call id (``[]`` if none)."""
+    images = [_image_url(p) for p in message.content if isinstance(p, ImagePart)]
+    if not images:
+        return []
+    label = f"Images returned by tool call {message.tool_call_id or ''}:"
+    return [{"type": "text", "text": label}, *images]
+
+
+def encode_messages(messages: list[Message]) -> list[dict[str, Any]]:
+    """The wire messages; images of tool results follow their tool run in a user message."""
+    out: list[dict[str, Any]] = []
+    carried: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role != "tool" and carried:
+            out.append({"role": "user", "content": carried})
+            carried = []
+        out.append(encode_message(message))
+        if message.role == "tool":
+            carried.extend(_tool_images(message))
+    if carried:
+        out.append({"role": "user", "content": carried})
     return out
 
 
@@ -154,7 +189,7 @@ def encode_request(
         body["model"] = request.model
     if model_field in ("model_id", "both"):
         body["model_id"] = request.model
-    body["messages"] = [encode_message(m) for m in request.messages]
+    body["messages"] = encode_messages(request.messages)
     if request.tools:
         body["tools"] = [_encode_tool(t) for t in request.tools]
     if request.tool_choice is not None:

@@ -8,6 +8,8 @@
 Routes (under ``/api/v7/llm``): ``POST /chat/completions`` (OpenAI shape),
 ``POST /v1/messages`` and ``POST /v1/messages/count_tokens`` (Anthropic shape),
 ``GET /v1/models``. Replies are deterministic and follow the request (see ``_replies``).
+Tokens are whitespace-separated words; prompt tokens (usage and ``count_tokens``) count the
+system prompt, every message and each offered tool's JSON (name, description, schema).
 """
 
 from __future__ import annotations

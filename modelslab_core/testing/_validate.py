@@ -56,6 +56,12 @@ def _openai_message(i: int, msg: dict[str, Any]) -> Problem | None:
         return 400, f"messages[{i}].content must be a string or an array of parts"
     if role == "tool" and not isinstance(msg.get("tool_call_id"), str):
         return 400, f"messages[{i}].tool_call_id is required for tool messages"
+    if (
+        role == "tool"
+        and isinstance(content, list)
+        and any(not isinstance(p, dict) or p.get("type") != "text" for p in content)
+    ):
+        return 400, f"messages[{i}]: tool message content parts must be text"
     for call in msg.get("tool_calls") or []:
         fn = call.get("function") if isinstance(call, dict) else None
         if not isinstance(fn, dict) or not isinstance(fn.get("arguments"), str):

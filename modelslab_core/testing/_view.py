@@ -6,7 +6,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["RequestView", "ToolDef", "count_tokens", "view_anthropic", "view_openai"]
+__all__ = [
+    "RequestView",
+    "ToolDef",
+    "count_tokens",
+    "tool_tokens",
+    "view_anthropic",
+    "view_openai",
+]
 
 Route = Literal["openai", "anthropic"]
 
@@ -49,8 +56,15 @@ class RequestView:
 
     @property
     def prompt_tokens(self) -> int:
-        """Prompt tokens: words of the system prompt and every message."""
-        return max(1, count_tokens(self.system) + sum(count_tokens(t) for t in self.texts))
+        """Prompt tokens: words of the system prompt, every message and the tools' JSON."""
+        words = count_tokens(self.system) + sum(count_tokens(t) for t in self.texts)
+        return max(1, words + sum(tool_tokens(t) for t in self.tools))
+
+
+def tool_tokens(tool: ToolDef) -> int:
+    """Words of a tool's JSON (name, description, schema), the same in both dialects."""
+    spec = {"name": tool.name, "description": tool.description, "parameters": tool.schema}
+    return count_tokens(json.dumps(spec, sort_keys=True, ensure_ascii=False))
 
 
 def _text_of(content: Any) -> str:

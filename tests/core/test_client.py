@@ -652,3 +652,40 @@ def test_key_never_in_repr_logs_or_errors(
     for client in (ModelsLabClient(api_key=key), AsyncModelsLabClient(api_key=key)):
         assert key not in repr(client) and key not in repr(client.config)
         assert key not in str(vars(client))
+
+
+# ----------------------------------------------------------------------------- follow-ups
+
+
+def test_anthropic_with_model_id_field_still_sends_model(mode: str, standin: StandIn) -> None:
+    """The stand-in (like Anthropic) requires ``model`` on /v1/messages; model_id rides along."""
+    result = caller(mode, standin, dialect="anthropic", model_field="model_id").chat(request())
+    assert result.text == "You said: Hello there"
+    rec = standin.last_request
+    assert rec is not None and rec.json is not None and rec.path.endswith("/v1/messages")
+    assert rec.json["model"] == rec.json["model_id"] == MODEL
+
+
+def test_openai_tool_result_images_reach_the_server(mode: str, standin: StandIn) -> None:
+    """Images of a tool result arrive in a user message after the tool run (none dropped)."""
+    from modelslab_core.types import ImagePart, TextPart, ToolCall
+
+    image = ImagePart(data="QUJD", mime_type="image/png")
+    messages = [
+        Message.text("user", "Draw it."),
+        Message(role="assistant", tool_calls=[ToolCall(id="c1", name="draw")]),
+        Message(role="tool", tool_call_id="c1", content=[TextPart(text="drawn"), image]),
+    ]
+    caller(mode, standin).chat(ChatRequest(model=MODEL, messages=messages))
+    rec = standin.last_request
+    assert rec is not None and rec.json is not None
+    assert rec.json["messages"][2:] == [
+        {"role": "tool", "tool_call_id": "c1", "content": "drawn"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Images returned by tool call c1:"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,QUJD"}},
+            ],
+        },
+    ]

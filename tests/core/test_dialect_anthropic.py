@@ -511,3 +511,20 @@ def test_property_encode_merges_and_keeps_everything(messages: list[Message]) ->
     assert sorted(texts) == sorted(
         m.text_content for m in messages if m.role in ("user", "assistant")
     )
+
+
+# --------------------------------------------------------------------------- model field
+
+
+@pytest.mark.parametrize(
+    ("model_field", "keys"),
+    [("model", {"model"}), ("model_id", {"model", "model_id"}), ("both", {"model", "model_id"})],
+)
+@pytest.mark.parametrize("stream", [False, True])
+def test_model_is_always_sent(model_field: Any, keys: set[str], stream: bool) -> None:
+    """/v1/messages requires ``model``: ``model_id`` is only ever added next to it."""
+    body = CODEC.encode_request(
+        req([Message.text("user", "hi")]), stream=stream, model_field=model_field
+    )
+    assert {k for k in ("model", "model_id") if k in body} == keys
+    assert all(body[k] == "claude-sonnet-4" for k in keys)

@@ -573,3 +573,78 @@ def test_property_encode_keeps_every_message(messages: list[Message]) -> None:
             assert decoded.tool_calls == m.tool_calls
         else:
             assert w["content"] == m.text_content
+
+
+# --------------------------------------------------------------------------- tool results
+
+
+def _called(*ids: str) -> Message:
+    """An assistant turn calling ``f`` once per id."""
+    return Message(role="assistant", tool_calls=[ToolCall(id=i, name="f") for i in ids])
+
+
+def test_tool_result_images_follow_the_tool_run_in_a_user_message() -> None:
+    chart = ImagePart(data="QUJD", mime_type="image/png")
+    photo = ImagePart(url="https://example.com/a.jpg", detail="low")
+    messages = [
+        Message.text("user", "Draw both."),
+        _called("c1", "c2", "c3"),
+        Message(role="tool", tool_call_id="c1", content=[TextPart(text="chart:"), chart]),
+        Message.text("tool", "no image", tool_call_id="c2"),
+        Message(role="tool", tool_call_id="c3", content=[photo]),
+        Message.text("assistant", "Done."),
+    ]
+    wire = encode(req(messages))["messages"]
+    assert [m["role"] for m in wire] == [
+        "user",
+        "assistant",
+        "tool",
+        "tool",
+        "tool",
+        "user",
+        "assistant",
+    ]
+    assert wire[2] == {"role": "tool", "tool_call_id": "c1", "content": "chart:"}
+    assert wire[3] == {"role": "tool", "tool_call_id": "c2", "content": "no image"}
+    assert wire[4] == {"role": "tool", "tool_call_id": "c3", "content": ""}
+    assert wire[5]["content"] == [
+        {"type": "text", "text": "Images returned by tool call c1:"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,QUJD"}},
+        {"type": "text", "text": "Images returned by tool call c3:"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.jpg", "detail": "low"}},
+    ]
+    assert wire[6] == {"role": "assistant", "content": "Done."}
+
+
+def test_tool_result_images_at_the_end_of_the_history() -> None:
+    image = ImagePart(url="https://example.com/x.png")
+    messages = [
+        Message.text("user", "Look."),
+        _called("c1"),
+        Message(role="tool", tool_call_id="c1", content=[TextPart(text="here"), image]),
+    ]
+    wire = encode(req(messages))["messages"]
+    assert wire[-2] == {"role": "tool", "tool_call_id": "c1", "content": "here"}
+    assert wire[-1] == {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "Images returned by tool call c1:"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/x.png"}},
+        ],
+    }
+
+
+def test_text_only_tool_results_add_no_message() -> None:
+    messages = [
+        Message.text("user", "x"),
+        _called("c1"),
+        Message.text("tool", "ok", tool_call_id="c1"),
+    ]
+    assert [m["role"] for m in encode(req(messages))["messages"]] == ["user", "assistant", "tool"]
+
+
+def test_tool_error_flag_leaves_content_as_is() -> None:
+    """``is_error`` has no chat-completions field: the content goes unchanged, nothing added."""
+    failed = Message.text("tool", "Error: city not found", tool_call_id="c1", is_error=True)
+    wire = encode(req([Message.text("user", "x"), _called("c1"), failed]))["messages"]
+    assert wire[-1] == {"role": "tool", "tool_call_id": "c1", "content": "Error: city not found"}

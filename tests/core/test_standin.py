@@ -449,8 +449,10 @@ def test_response_format_json_object_and_schema(http: httpx.Client) -> None:
 
 
 def test_prompt_asking_for_json_gets_json(http: httpx.Client) -> None:
-    body = msgs(system="Respond with a single valid JSON object and nothing else.",
-                messages=[{"role": "user", "content": "Describe 'name' and 'color' of a fox"}])
+    body = msgs(
+        system="Respond with a single valid JSON object and nothing else.",
+        messages=[{"role": "user", "content": "Describe 'name' and 'color' of a fox"}],
+    )
     obj = json.loads(http.post("/v1/messages", json=body).json()["content"][0]["text"])
     assert set(obj) == {"name", "color"}
 
@@ -458,21 +460,59 @@ def test_prompt_asking_for_json_gets_json(http: httpx.Client) -> None:
 @pytest.mark.parametrize(
     "schema",
     [
-        {"type": "object", "properties": {"n": {"type": "integer", "exclusiveMinimum": 10,
-                                                "maximum": 12}}, "required": ["n"]},
-        {"type": "object", "properties": {"x": {"anyOf": [{"type": "null"}, {"type": "number"}]},
-                                          "k": {"const": "fixed"}}},
-        {"$defs": {"P": {"type": "object", "properties": {"q": {"type": "boolean"}},
-                         "required": ["q"]}},
-         "type": "object", "properties": {"p": {"$ref": "#/$defs/P"}}, "required": ["p"]},
-        {"type": "object", "properties": {"items": {"type": "array", "minItems": 2,
-                                                    "items": {"type": "string", "minLength": 3}}},
-         "required": ["items"]},
-        {"type": "object", "properties": {"a": {"allOf": [
-            {"type": "object", "properties": {"b": {"type": "integer"}}, "required": ["b"]}]}},
-         "required": ["a"]},
-        {"type": "object", "properties": {"when": {"type": "string", "format": "date"},
-                                          "mood": {"enum": ["sad", "happy"]}}},
+        {
+            "type": "object",
+            "properties": {"n": {"type": "integer", "exclusiveMinimum": 10, "maximum": 12}},
+            "required": ["n"],
+        },
+        {
+            "type": "object",
+            "properties": {
+                "x": {"anyOf": [{"type": "null"}, {"type": "number"}]},
+                "k": {"const": "fixed"},
+            },
+        },
+        {
+            "$defs": {
+                "P": {"type": "object", "properties": {"q": {"type": "boolean"}}, "required": ["q"]}
+            },
+            "type": "object",
+            "properties": {"p": {"$ref": "#/$defs/P"}},
+            "required": ["p"],
+        },
+        {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "minItems": 2,
+                    "items": {"type": "string", "minLength": 3},
+                }
+            },
+            "required": ["items"],
+        },
+        {
+            "type": "object",
+            "properties": {
+                "a": {
+                    "allOf": [
+                        {
+                            "type": "object",
+                            "properties": {"b": {"type": "integer"}},
+                            "required": ["b"],
+                        }
+                    ]
+                }
+            },
+            "required": ["a"],
+        },
+        {
+            "type": "object",
+            "properties": {
+                "when": {"type": "string", "format": "date"},
+                "mood": {"enum": ["sad", "happy"]},
+            },
+        },
     ],
 )
 def test_schema_instances_are_valid(schema: dict[str, Any]) -> None:
@@ -829,16 +869,104 @@ def _swallow(url: str) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_command_line_serves_until_interrupted(sig: signal.Signals) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "modelslab_core.testing", "--port", "0", "--api-key", "cli-key",
-         "--max-in-flight", "3"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "modelslab_core.testing",
+            "--port",
+            "0",
+            "--api-key",
+            "cli-key",
+            "--max-in-flight",
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:") and url.endswith("/api/v7/llm")
-        resp = httpx.post(url + "/chat/completions", json=chat(),
-                          headers={"Authorization": "Bearer cli-key"})
+        resp = httpx.post(
+            url + "/chat/completions", json=chat(), headers={"Authorization": "Bearer cli-key"}
+        )
         assert resp.status_code == 200
     finally:
         proc.send_signal(sig)
         assert proc.wait(timeout=5) == 0
+
+
+# -- token counting with tools and system; strict model fields ------------------------------
+
+
+def _anthropic_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI tool definition in Anthropic's shape."""
+    fn = tool["function"]
+    return {"name": fn["name"], "description": fn["description"], "input_schema": fn["parameters"]}
+
+
+def test_count_tokens_counts_tools_and_system(http: httpx.Client) -> None:
+    base = {"model": MODEL, "messages": [{"role": "user", "content": "a b c"}]}
+
+    def count(**extra: Any) -> int:
+        resp = http.post("/v1/messages/count_tokens", json={**base, **extra})
+        assert resp.status_code == 200
+        value = resp.json()["input_tokens"]
+        assert isinstance(value, int)
+        return value
+
+    bare = count()
+    assert bare == 3
+    assert count(system="one two") == bare + 2
+    one = count(tools=[_anthropic_tool(WEATHER)])
+    two = count(tools=[_anthropic_tool(WEATHER), _anthropic_tool(ADDER)])
+    assert bare < one < two
+    spec = {
+        "name": "get_weather",
+        "description": "Get the weather at a location.",
+        "parameters": WEATHER["function"]["parameters"],
+    }
+    assert one - bare == len(json.dumps(spec, sort_keys=True).split())
+
+
+def test_chat_usage_counts_tools_like_count_tokens(http: httpx.Client) -> None:
+    """Both dialects report the same prompt tokens as count_tokens, tools included."""
+    user = [{"role": "user", "content": "a b c"}]
+    counted = http.post(
+        "/v1/messages/count_tokens",
+        json={"model": MODEL, "messages": user, "tools": [_anthropic_tool(WEATHER)]},
+    ).json()["input_tokens"]
+    openai = http.post(
+        "/chat/completions", json=chat(messages=user, tools=[WEATHER], tool_choice="none")
+    ).json()
+    anthropic = http.post(
+        "/v1/messages",
+        json=msgs(messages=user, tools=[_anthropic_tool(WEATHER)], tool_choice={"type": "none"}),
+    ).json()
+    assert openai["usage"]["prompt_tokens"] == counted == anthropic["usage"]["input_tokens"]
+    assert counted > 3
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/messages/count_tokens"])
+def test_anthropic_routes_require_model_not_model_id(http: httpx.Client, path: str) -> None:
+    body = msgs()
+    body["model_id"] = body.pop("model")
+    resp = http.post(path, json=body)
+    assert resp.status_code == 400
+    assert "'model' is required" in resp.text
+
+
+def test_tool_message_parts_must_be_text(http: httpx.Client) -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    history = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+    ]
+    text_parts = {"role": "tool", "tool_call_id": "c1", "content": [{"type": "text", "text": "ok"}]}
+    ok = http.post("/chat/completions", json=chat(messages=[*history, text_parts]))
+    assert ok.status_code == 200
+    with_image = {**text_parts, "content": [{"type": "text", "text": "ok"}, image]}
+    bad = http.post("/chat/completions", json=chat(messages=[*history, with_image]))
+    assert bad.status_code == 400
+    assert "tool message content parts must be text" in bad.text

@@ -111,8 +111,9 @@ class TestChatModelsLabOpenAI(_Base):
 
     @property
     def supports_image_tool_message(self) -> bool:
-        """Chat-completions tool messages carry text only (no image parts)."""
-        return False
+        """Chat-completions tool messages carry text only: the dialect sends the images in a
+        user message right after the tool messages."""
+        return True
 
 
 class TestChatModelsLabAnthropic(_Base):
