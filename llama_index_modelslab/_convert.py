@@ -10,8 +10,8 @@ Bad input raises `ValueError`/`TypeError` here, before any request is sent.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from llama_index.core.base.llms.types import (
     CachePoint,
@@ -23,7 +23,7 @@ from llama_index.core.base.llms.types import (
     ThinkingBlock,
     ToolCallBlock,
 )
-from pydantic import BaseModel
+from pydantic import BaseModel, PydanticUserError
 
 from modelslab_core.types import (
     ChatRequest,
@@ -45,6 +45,8 @@ from modelslab_core.types import (
 
 __all__ = [
     "build_request",
+    "json_schema_of",
+    "model_schema",
     "openai_tool_calls",
     "resolve_tool_choice",
     "response_format_for",
@@ -54,6 +56,8 @@ __all__ = [
     "to_tool_spec",
     "usage_kwargs",
 ]
+
+_T = TypeVar("_T")
 
 _ROLES: dict[str, Role] = {
     "system": "system",
@@ -191,6 +195,24 @@ def to_messages(messages: Sequence[ChatMessage]) -> list[Message]:
 # --------------------------------------------------------------------------- tools
 
 
+def json_schema_of(what: str, make: Callable[[], _T]) -> _T:
+    """``make()``, a conversion to JSON schema; the one place its failures are translated.
+
+    Pydantic raises `PydanticInvalidForJsonSchema` (a `RuntimeError`) for a type it cannot
+    describe; that becomes a `TypeError` naming ``what``, with pydantic's error chained.
+    """
+    try:
+        return make()
+    except PydanticUserError as exc:
+        reason = getattr(exc, "message", None) or str(exc)
+        raise TypeError(f"{what} cannot be described as JSON schema: {reason}") from exc
+
+
+def model_schema(model_cls: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema of a pydantic class (`TypeError` naming the class if it has none)."""
+    return json_schema_of(model_cls.__name__, model_cls.model_json_schema)
+
+
 def to_tool_spec(tool: Any, *, strict: bool | None = None) -> ToolSpec:
     """A LlamaIndex tool (via ``tool.metadata``), an OpenAI tool dict or a `ToolSpec`."""
     if isinstance(tool, ToolSpec):
@@ -199,7 +221,9 @@ def to_tool_spec(tool: Any, *, strict: bool | None = None) -> ToolSpec:
         )  # fmt: skip
     metadata = getattr(tool, "metadata", None)
     if metadata is not None and hasattr(metadata, "to_openai_tool"):
-        function = metadata.to_openai_tool(skip_length_check=True)["function"]
+        label = f"Tool {getattr(metadata, 'name', None) or type(tool).__name__!r}"
+        openai_tool = json_schema_of(label, lambda: metadata.to_openai_tool(skip_length_check=True))
+        function = openai_tool["function"]
     elif isinstance(tool, Mapping):
         function = tool.get("function", tool)
     else:
@@ -247,7 +271,7 @@ def response_format_for(value: Any) -> JsonObjectFormat | JsonSchemaFormat | Non
     if value is None or isinstance(value, (JsonObjectFormat, JsonSchemaFormat)):
         return value
     if isinstance(value, type) and issubclass(value, BaseModel):
-        schema = value.model_json_schema()
+        schema = model_schema(value)
         return JsonSchemaFormat(
             name=value.__name__, schema_=schema, description=schema.get("description")
         )

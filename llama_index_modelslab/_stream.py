@@ -7,8 +7,10 @@ folded in silently. When the stream has ended, `StreamFolder.final` gives one la
 and ``additional_kwargs``, and the finish reason.
 
 Per-delta work is kept small: strings are appended, pydantic objects are built without
-validation, and tool arguments are left as text until someone asks for them
-(`ModelsLab.get_tool_calls_from_response` parses them leniently).
+validation, and tool arguments are left as text until someone asks for them. A snapshot that
+carries tool calls is marked ``additional_kwargs[PARTIAL_TOOL_CALLS] = True``: for it (and only
+for it) `ModelsLab.get_tool_calls_from_response` recovers cut-short arguments leniently; the
+final response is unmarked and read exactly.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from modelslab_core.types import StreamDelta
 
 from ._convert import to_chat_response, usage_kwargs
 
-__all__ = ["StreamFolder"]
+__all__ = ["PARTIAL_TOOL_CALLS", "StreamFolder"]
+
+PARTIAL_TOOL_CALLS = "partial_tool_calls"
+"""Key in a mid-stream `ChatResponse`'s ``additional_kwargs``: its tool calls may be cut short."""
 
 
 class StreamFolder:
@@ -56,9 +61,10 @@ class StreamFolder:
             blocks.append(ThinkingBlock.model_construct(content=self._reasoning))
         blocks.append(TextBlock.model_construct(text=self._text))
         message_kwargs: dict[str, Any] = {}
+        extra: dict[str, Any] = {"thinking_delta": delta.reasoning} if delta.reasoning else {}
         if delta.tool_call_chunks or self._acc.raw_tool_calls():
             message_kwargs["tool_calls"] = self._tool_blocks(blocks)
-        extra = {"thinking_delta": delta.reasoning} if delta.reasoning else {}
+            extra[PARTIAL_TOOL_CALLS] = True
         message = ChatMessage.model_construct(
             role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=message_kwargs
         )

@@ -19,8 +19,11 @@ from modelslab_core._accumulate import parse_partial_json
 from modelslab_core.structured import parse_json_text
 from modelslab_core.types import JsonObjectFormat, JsonSchemaFormat
 
+from ._convert import model_schema
+
 __all__ = [
     "StructuredMode",
+    "check_output_cls",
     "output_format",
     "parse_final",
     "parse_partial",
@@ -38,13 +41,26 @@ _INSTRUCTION = (
 )
 
 
+def check_output_cls(output_cls: Any) -> type[BaseModel]:
+    """``output_cls`` if it is a pydantic class with a JSON schema, else a clear `TypeError`."""
+    if not isinstance(output_cls, type):
+        raise TypeError(
+            "output_cls must be a pydantic BaseModel class, "
+            f"got a {type(output_cls).__name__} instance: {output_cls!r:.80}"
+        )
+    if not issubclass(output_cls, BaseModel):
+        raise TypeError(f"output_cls must be a pydantic BaseModel class, got {output_cls.__name__}")
+    model_schema(output_cls)
+    return output_cls
+
+
 def output_format(
     output_cls: type[BaseModel], mode: StructuredMode, *, strict: bool = False
 ) -> JsonObjectFormat | JsonSchemaFormat:
     """The ``response_format`` for ``output_cls`` in ``mode`` (a JSON mode)."""
     if mode == "json_mode":
         return JsonObjectFormat()
-    schema = output_cls.model_json_schema()
+    schema = model_schema(output_cls)
     return JsonSchemaFormat(
         name=output_cls.__name__,
         schema_=schema,
@@ -57,7 +73,7 @@ def with_schema_instruction(
     messages: Sequence[ChatMessage], output_cls: type[BaseModel]
 ) -> list[ChatMessage]:
     """``messages`` preceded by a system turn giving the schema (JSON mode has no schema)."""
-    schema = json.dumps(output_cls.model_json_schema(), ensure_ascii=False)
+    schema = json.dumps(model_schema(output_cls), ensure_ascii=False)
     instruction = ChatMessage(role=MessageRole.SYSTEM, content=_INSTRUCTION.format(schema=schema))
     return [instruction, *messages]
 

@@ -5,6 +5,10 @@ LlamaIndex's `FunctionCallingProgram` is used, its tool forced (also when stream
 LlamaIndex would leave ``tool_choice`` on ``auto``). With ``"json_schema"`` or ``"json_mode"``
 the four ``structured_predict`` variants (and so ``as_structured_llm``) send a
 ``response_format`` instead, and never a ``tool_choice`` without tools.
+
+Every entry point (the four variants and ``as_structured_llm``) first checks that the output
+class is a pydantic class with a JSON schema (`TypeError` naming it otherwise), before any
+request.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pydantic import BaseModel, Field
 from . import _structured
 
 if TYPE_CHECKING:
+    from llama_index.core.llms.structured_llm import StructuredLLM
     from llama_index.core.prompts import BasePromptTemplate
 
 __all__ = ["StructuredOutputLLM"]
@@ -75,6 +80,7 @@ class StructuredOutputLLM(FunctionCallingLLM):
         **prompt_args: Any,
     ) -> Any:
         """A ``output_cls`` instance: JSON schema / JSON mode when configured, else tools."""
+        _structured.check_output_cls(output_cls)
         if not self._response_format_mode():
             return super().structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
         dispatcher.event(
@@ -96,6 +102,7 @@ class StructuredOutputLLM(FunctionCallingLLM):
         **prompt_args: Any,
     ) -> Any:
         """Async `structured_predict`."""
+        _structured.check_output_cls(output_cls)
         if not self._response_format_mode():
             return await super().astructured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
         dispatcher.event(
@@ -108,6 +115,36 @@ class StructuredOutputLLM(FunctionCallingLLM):
         result = _structured.parse_final(response, output_cls, fmt)
         dispatcher.event(LLMStructuredPredictEndEvent(output=result))
         return result
+
+    @dispatcher.span
+    def stream_structured_predict(
+        self,
+        output_cls: type[Any],
+        prompt: Any,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Generator[Any, None, None]:
+        """Partial ``output_cls`` objects as the answer streams, then the exact one."""
+        _structured.check_output_cls(output_cls)
+        return super().stream_structured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+
+    @dispatcher.span
+    async def astream_structured_predict(
+        self,
+        output_cls: type[Any],
+        prompt: Any,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> AsyncGenerator[Any, None]:
+        """Async `stream_structured_predict`."""
+        _structured.check_output_cls(output_cls)
+        return await super().astream_structured_predict(
+            output_cls, prompt, llm_kwargs, **prompt_args
+        )
+
+    def as_structured_llm(self, output_cls: type[BaseModel], **kwargs: Any) -> StructuredLLM:
+        """A `StructuredLLM` answering with ``output_cls`` (checked here, before any request)."""
+        return super().as_structured_llm(_structured.check_output_cls(output_cls), **kwargs)
 
     def _function_program(self, output_cls: type[Any], prompt: Any) -> Any:
         """A function-calling program that forces its tool (also when streaming)."""

@@ -37,7 +37,7 @@ from modelslab_core.dialects._base import ModelField
 from modelslab_core.types import ChatRequest, Dialect, ModelInfo
 
 from ._convert import build_request, resolve_tool_choice, to_chat_response, to_tool_spec
-from ._stream import StreamFolder
+from ._stream import PARTIAL_TOOL_CALLS, StreamFolder
 from ._structured_llm import StructuredOutputLLM
 
 if TYPE_CHECKING:
@@ -59,8 +59,8 @@ def _env_base() -> str:
     return os.environ.get("MODELSLAB_BASE_URL") or DEFAULT_BASE_URL
 
 
-def _selection_kwargs(kwargs: dict[str, Any] | str) -> dict[str, Any]:
-    """Tool arguments as a dict: exact JSON when complete, else recovered from a partial."""
+def _partial_kwargs(kwargs: dict[str, Any] | str) -> dict[str, Any]:
+    """Mid-stream tool arguments as a dict: exact JSON when complete, else what a cut recovers."""
     if isinstance(kwargs, dict):
         return kwargs
     try:
@@ -68,6 +68,26 @@ def _selection_kwargs(kwargs: dict[str, Any] | str) -> dict[str, Any]:
     except ValueError:
         value = parse_partial_json(kwargs)
     return value if isinstance(value, dict) else {}
+
+
+def _exact_kwargs(block: ToolCallBlock) -> dict[str, Any]:
+    """Final tool arguments as a dict; a `ValueError` naming the call if they are no JSON object."""
+    kwargs = block.tool_kwargs
+    if isinstance(kwargs, dict):
+        return kwargs
+    try:
+        value = json.loads(kwargs) if kwargs.strip() else {}
+    except ValueError as exc:
+        reason: str = f"not valid JSON ({exc})"
+    else:
+        if isinstance(value, dict):
+            return value
+        reason = f"a JSON {type(value).__name__}, not an object"
+    raise ValueError(
+        f"Tool call {block.tool_name!r} (id {block.tool_call_id!r}) has arguments that are "
+        f"{reason}, so it is not run (was the answer cut short by max_tokens?). "
+        f"Arguments received: {kwargs[:200]!r}"
+    )
 
 
 class ModelsLab(StructuredOutputLLM):
@@ -401,15 +421,26 @@ class ModelsLab(StructuredOutputLLM):
     def get_tool_calls_from_response(
         self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
     ) -> list[ToolSelection]:
-        """The tool calls of ``response`` (partial arguments are recovered mid-stream)."""
+        """The tool calls of ``response`` as `ToolSelection`s.
+
+        Mid-stream snapshots (marked ``additional_kwargs["partial_tool_calls"]``) are read
+        leniently: cut-short arguments are recovered as far as they go, for progress display.
+        A final answer (non-streaming, or a stream's last chunk, or any unmarked response) is
+        read exactly: arguments that do not parse as a JSON object raise a `ValueError`
+        naming the call, so no tool runs with cut values (``predict_and_call`` and
+        ``FunctionAgent.run`` fail with that error; the response keeps the raw text in that
+        call's `ToolCallBlock.tool_kwargs`). LlamaIndex's OpenAI integration instead repairs
+        or empties such arguments and runs the tool anyway.
+        """
         blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
         if not blocks and error_on_no_tool_call:
             raise ValueError(f"Expected at least one tool call, but got {len(blocks)} tool calls.")
+        partial = bool(response.additional_kwargs.get(PARTIAL_TOOL_CALLS))
         return [
             ToolSelection(
                 tool_id=b.tool_call_id or "",
                 tool_name=b.tool_name,
-                tool_kwargs=_selection_kwargs(b.tool_kwargs),
+                tool_kwargs=_partial_kwargs(b.tool_kwargs) if partial else _exact_kwargs(b),
             )
             for b in blocks
         ]

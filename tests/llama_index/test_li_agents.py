@@ -101,3 +101,24 @@ async def test_react_agent(llm: ModelsLab, standin: StandIn, streaming: bool) ->
     assert "tools" not in second and "tool_choice" not in second
     texts = [str(m.get("content")) for m in second["messages"]]
     assert any("Observation: 5" in t for t in texts)
+
+
+@pytest.mark.parametrize("streaming", [True, False], ids=["streaming", "blocking"])
+async def test_function_agent_refuses_cut_tool_arguments(
+    llm: ModelsLab, standin: StandIn, dialect: str, streaming: bool
+) -> None:
+    """Cut-short arguments on the final answer stop the run with a clear error; the tool
+    (which would happily run with a defaulted ``b``) is never called."""
+    ran: list[tuple[int, int]] = []
+
+    def record(a: int, b: int = 0) -> int:
+        """Add two integers (b defaults to 0)."""
+        ran.append((a, b))
+        return a + b
+
+    standin.enqueue(Reply(tool_calls=[{"name": "record", "arguments": '{"a": 2, "b'}]))
+    agent = FunctionAgent(tools=[record], llm=llm, streaming=streaming)
+    with pytest.raises(ValueError, match=r"Tool call 'record'.*not valid JSON"):
+        await _run(agent, "What is 2 plus 3? Use record.")
+    assert ran == []
+    assert len(standin.requests) == 1

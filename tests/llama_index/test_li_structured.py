@@ -11,7 +11,7 @@ import pytest
 from li_helpers import user, wire
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.prompts import PromptTemplate
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from llama_index_modelslab import ModelsLab
 from modelslab_core.testing import Reply, StandIn
@@ -151,3 +151,55 @@ def test_invalid_json_is_a_clear_error(
     standin.enqueue(Reply(text="Sorry, I cannot do that."))
     with pytest.raises(ValueError, match="not valid JSON"):
         llm.structured_predict(City, PROMPT, country="France")
+
+
+class _Opaque:
+    """A type pydantic can hold but not describe in JSON schema."""
+
+
+class Unschemable(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    handle: _Opaque
+
+
+async def _structured_entry(llm: ModelsLab, entry: str, output_cls: Any) -> Any:
+    """Call one structured entry point up to the point where it returns (no iteration)."""
+    if entry == "structured_predict":
+        return llm.structured_predict(output_cls, PROMPT, country="France")
+    if entry == "astructured_predict":
+        return await llm.astructured_predict(output_cls, PROMPT, country="France")
+    if entry == "stream_structured_predict":
+        return llm.stream_structured_predict(output_cls, PROMPT, country="France")
+    if entry == "astream_structured_predict":
+        return await llm.astream_structured_predict(output_cls, PROMPT, country="France")
+    return llm.as_structured_llm(output_cls)
+
+
+ENTRIES = [
+    "structured_predict",
+    "astructured_predict",
+    "stream_structured_predict",
+    "astream_structured_predict",
+    "as_structured_llm",
+]
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+@pytest.mark.parametrize(
+    ("output_cls", "needle"),
+    [
+        (int, "got int"),
+        (City(**PARIS), "got a City instance"),
+        (Unschemable, "Unschemable cannot be described as JSON schema"),
+    ],
+    ids=["int", "instance", "unschemable"],
+)
+async def test_bad_output_class_fails_up_front(
+    structured_llm: ModelsLab, standin: StandIn, entry: str, output_cls: Any, needle: str
+) -> None:
+    """Not a pydantic class, or one without a JSON schema: a TypeError naming it, at call time."""
+    with pytest.raises(TypeError, match=needle) as info:
+        await _structured_entry(structured_llm, entry, output_cls)
+    if output_cls is Unschemable:  # pydantic's own error is kept as the cause
+        assert type(info.value.__cause__).__name__ == "PydanticInvalidForJsonSchema"
+    assert standin.requests == []

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from li_helpers import user, wire
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, TextBlock, ToolCallBlock
-from llama_index.core.tools import FunctionTool
+from llama_index.core.tools import FunctionTool, ToolMetadata
+from pydantic import BaseModel, ConfigDict
 
 from llama_index_modelslab import ModelsLab
 from modelslab_core.testing import Reply, StandIn
@@ -246,3 +247,104 @@ async def test_predict_and_call(llm: ModelsLab, standin: StandIn, dialect: str, 
     body = standin.last_request.json
     assert body["messages"] == [user("Please multiply 6 and 7")]
     assert len(standin.requests) == 1
+
+
+CUT = '{"a": 2, "b'  # arguments cut short (as when max_tokens ends the answer mid-call)
+
+
+async def test_final_cut_arguments_raise_not_a_selection(
+    llm: ModelsLab, standin: StandIn, dialect: str, sync: bool
+) -> None:
+    """A final answer is read exactly: cut arguments name the call in a ValueError."""
+    standin.enqueue(Reply(tool_calls=[{"name": "add", "arguments": CUT}]))
+    response = await chat_with_tools(llm, sync, [ADD], user_msg="What is 2 plus 3?")
+    blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
+    assert [(b.tool_name, b.tool_kwargs) for b in blocks] == [("add", CUT)]  # raw text kept
+    with pytest.raises(ValueError, match=r"Tool call 'add'.*not valid JSON") as info:
+        llm.get_tool_calls_from_response(response, error_on_no_tool_call=False)
+    assert blocks[0].tool_call_id in str(info.value) and CUT in str(info.value)
+
+
+@pytest.mark.parametrize("raw", ["[1, 2]", '"a"'], ids=["array", "string"])
+def test_final_arguments_must_be_an_object(llm: ModelsLab, raw: str) -> None:
+    response = ChatResponse(
+        message=ChatMessage(
+            role="assistant",
+            blocks=[ToolCallBlock(tool_call_id="c1", tool_name="add", tool_kwargs=raw)],
+        )
+    )
+    with pytest.raises(ValueError, match=r"'add'.*not an object"):
+        llm.get_tool_calls_from_response(response)
+
+
+def test_final_arguments_as_json_text_are_parsed(llm: ModelsLab) -> None:
+    """An unmarked response whose arguments are whole JSON text (e.g. from memory) is fine."""
+    blocks = [
+        ToolCallBlock(tool_call_id="c1", tool_name="add", tool_kwargs='{"a": 1, "b": 2}'),
+        ToolCallBlock(tool_call_id="c2", tool_name="add", tool_kwargs=""),
+    ]
+    response = ChatResponse(message=ChatMessage(role="assistant", blocks=blocks))
+    calls = llm.get_tool_calls_from_response(response)
+    assert [(c.tool_id, c.tool_kwargs) for c in calls] == [("c1", {"a": 1, "b": 2}), ("c2", {})]
+
+
+async def test_streamed_cut_arguments_lenient_mid_stream_strict_at_the_end(
+    llm: ModelsLab, standin: StandIn, dialect: str, sync: bool
+) -> None:
+    standin.enqueue(Reply(tool_calls=[{"name": "add", "arguments": CUT}]))
+    if sync:
+        responses = list(llm.stream_chat_with_tools([ADD], user_msg="What is 2 plus 3?"))
+    else:
+        gen = await llm.astream_chat_with_tools([ADD], user_msg="What is 2 plus 3?")
+        responses = [r async for r in gen]
+    *middle, last = responses
+    seen = [llm.get_tool_calls_from_response(r, error_on_no_tool_call=False) for r in middle]
+    assert [s[0].tool_kwargs for s in seen if s][-1] == {"a": 2}  # recovered for display
+    with_calls = [r for r in middle if any(isinstance(b, ToolCallBlock) for b in r.message.blocks)]
+    assert with_calls and all(r.additional_kwargs["partial_tool_calls"] for r in with_calls)
+    assert "partial_tool_calls" not in last.additional_kwargs
+    final = [b for b in last.message.blocks if isinstance(b, ToolCallBlock)]
+    assert [(b.tool_name, b.tool_kwargs) for b in final] == [("add", CUT)]
+    with pytest.raises(ValueError, match=r"Tool call 'add'.*not valid JSON"):
+        llm.get_tool_calls_from_response(last, error_on_no_tool_call=False)
+
+
+async def test_predict_and_call_refuses_cut_arguments(
+    llm: ModelsLab, standin: StandIn, sync: bool
+) -> None:
+    ran: list[tuple[int, int]] = []
+
+    def record(a: int, b: int = 0) -> int:
+        """Add two integers (b defaults to 0)."""
+        ran.append((a, b))
+        return a + b
+
+    standin.enqueue(Reply(tool_calls=[{"name": "record", "arguments": CUT}]))
+    tool = FunctionTool.from_defaults(record)
+    with pytest.raises(ValueError, match="'record'"):
+        if sync:
+            llm.predict_and_call([tool], user_msg="What is 2 plus 3?")
+        else:
+            await llm.apredict_and_call([tool], user_msg="What is 2 plus 3?")
+    assert ran == []  # the tool never ran with the cut value b=<missing> -> 0
+
+
+def test_tool_schema_that_is_not_json_fails_before_sending(
+    llm: ModelsLab, standin: StandIn
+) -> None:
+    class Opaque:
+        pass
+
+    class Args(BaseModel):
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+        handle: Opaque
+
+    tool = FunctionTool(
+        fn=lambda handle: handle,
+        metadata=ToolMetadata(name="opaque_tool", description="d", fn_schema=Args),
+    )
+    with pytest.raises(TypeError, match="Tool 'opaque_tool' cannot be described as JSON schema"):
+        list(llm.stream_chat_with_tools([tool], user_msg="hi"))
+    with pytest.raises(TypeError, match="opaque_tool"):
+        llm.count_tokens([ChatMessage(role="user", content="hi")], tools=[tool])
+    assert standin.requests == []
