@@ -1,18 +1,16 @@
 """Pure conversions between LangChain messages and the core's neutral types.
 
 Inbound: ``BaseMessage`` -> `modelslab_core.types.Message` (bad input raises before any request).
-Outbound: `ChatResult` -> ``AIMessage`` and `StreamDelta` -> ``AIMessageChunk``.
+Outbound: `ChatResult` -> ``AIMessage`` (streams: see `_stream`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
 from langchain_core.messages import (
     AIMessage,
-    AIMessageChunk,
     BaseMessage,
     ChatMessage,
     HumanMessage,
@@ -20,7 +18,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
-from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
+from langchain_core.messages.tool import invalid_tool_call, tool_call
 
 from modelslab_core.types import (
     ChatResult,
@@ -29,7 +27,6 @@ from modelslab_core.types import (
     Part,
     ReasoningPart,
     Role,
-    StreamDelta,
     TextPart,
     ToolCall,
     Usage,
@@ -37,10 +34,8 @@ from modelslab_core.types import (
 
 __all__ = [
     "PROVIDER",
-    "StreamState",
     "ai_message_from_result",
-    "chunk_from_delta",
-    "final_chunk",
+    "response_metadata",
     "to_neutral_messages",
     "usage_metadata",
 ]
@@ -256,7 +251,7 @@ def usage_metadata(usage: Usage) -> UsageMetadata:
     return cast("UsageMetadata", meta)
 
 
-def _response_metadata(
+def response_metadata(
     finish_reason: str | None, raw_finish: str | None, model: str | None, id_: str | None
 ) -> dict[str, Any]:
     """The ``response_metadata`` of a final answer."""
@@ -295,67 +290,11 @@ def ai_message_from_result(result: ChatResult, requested_model: str) -> AIMessag
         tool_calls=calls,
         invalid_tool_calls=invalid,
         usage_metadata=usage_metadata(result.usage) if result.usage else None,
-        response_metadata=_response_metadata(
+        response_metadata=response_metadata(
             result.finish_reason,
             result.raw_finish_reason,
             result.model or requested_model,
             result.id,
         ),
         id=result.id,
-    )
-
-
-@dataclass
-class StreamState:
-    """What a stream has said so far that must be reported once (on the last chunk)."""
-
-    requested_model: str
-    id: str | None = None
-    model: str | None = None
-    finish_reason: str | None = None
-    raw_finish_reason: str | None = None
-
-
-def chunk_from_delta(delta: StreamDelta, state: StreamState) -> AIMessageChunk | None:
-    """One delta as a message chunk (``None`` when it adds no content); updates ``state``."""
-    if delta.id:
-        state.id = delta.id
-    if delta.model:
-        state.model = delta.model
-    if delta.finish_reason is not None:
-        state.finish_reason = delta.finish_reason
-        state.raw_finish_reason = delta.raw_finish_reason
-    signature = delta.reasoning_signature
-    if not (delta.text or delta.reasoning or delta.tool_call_chunks or delta.usage or signature):
-        return None
-    kwargs: dict[str, Any] = {}
-    if delta.reasoning:
-        kwargs["reasoning_content"] = delta.reasoning
-    if signature:
-        kwargs["reasoning_signature"] = signature
-    return AIMessageChunk(
-        content=delta.text,
-        additional_kwargs=kwargs,
-        tool_call_chunks=[
-            tool_call_chunk(name=c.name, args=c.arguments, id=c.id, index=c.index)
-            for c in delta.tool_call_chunks
-        ],
-        usage_metadata=usage_metadata(delta.usage) if delta.usage else None,
-        response_metadata={"model_provider": PROVIDER},
-        id=state.id,
-    )
-
-
-def final_chunk(state: StreamState) -> AIMessageChunk:
-    """The closing chunk: finish reason, model name and id, reported exactly once."""
-    return AIMessageChunk(
-        content="",
-        response_metadata=_response_metadata(
-            state.finish_reason,
-            state.raw_finish_reason,
-            state.model or state.requested_model,
-            state.id,
-        ),
-        id=state.id,
-        chunk_position="last",
     )

@@ -124,6 +124,13 @@ Tool calling:
     print(forced.invoke("Weather in Paris?").tool_calls[0]["name"])
     ```
 
+    Arguments that are not a JSON object (e.g. cut off: ``{"city": "Par``) are reported in
+    ``invalid_tool_calls``, never as a call. ``invoke`` gives the raw text and the parse
+    error, streaming or not. When you merge ``stream()`` chunks yourself, langchain-core's
+    lenient parser would complete such text into a valid call, so the last chunk adds a short
+    marker (e.g. ``"]``) to that call's arguments: the merged message then reports the call
+    under ``invalid_tool_calls`` with ``args`` = the raw text plus that marker.
+
 Structured output:
     ```python
     from typing import Optional

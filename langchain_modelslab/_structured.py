@@ -11,8 +11,9 @@ from langchain_core.output_parsers.openai_tools import (
     PydanticToolsParser,
 )
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
-from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
+
+from ._tools import to_openai_tool
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -28,7 +29,7 @@ def _is_pydantic(schema: Any) -> bool:
 
 def _response_format(schema: Any, strict: bool | None) -> dict[str, Any]:
     """An OpenAI ``json_schema`` response format for ``schema`` (any form langchain takes)."""
-    function = convert_to_openai_tool(schema, strict=strict)["function"]
+    function = to_openai_tool(schema, strict=strict)["function"]
     spec: dict[str, Any] = {"name": function["name"], "schema": function["parameters"]}
     if function.get("description"):
         spec["description"] = function["description"]
@@ -43,7 +44,7 @@ def _bound_model(
     """The model bound to produce output for ``schema`` by ``method``."""
     trace = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
     if method == "function_calling":
-        name = convert_to_openai_tool(schema)["function"]["name"]
+        name = to_openai_tool(schema)["function"]["name"]
         return model.bind_tools(
             [schema], tool_choice=name, strict=strict, ls_structured_output_format=trace
         )
@@ -69,7 +70,7 @@ def _parser(schema: Any, method: StructuredMethod, tool_answers: bool) -> Runnab
     if method == "function_calling" or (method == "json_schema" and tool_answers):
         if _is_pydantic(schema):
             return PydanticToolsParser(tools=[schema], first_tool_only=True)
-        name = convert_to_openai_tool(schema)["function"]["name"]
+        name = to_openai_tool(schema)["function"]["name"]
         return JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
     if _is_pydantic(schema):
         return PydanticOutputParser(pydantic_object=schema)
@@ -90,6 +91,8 @@ def structured_output(
         raise ValueError("with_structured_output needs a schema.")
     if method == "json_mode" and strict:
         raise ValueError("strict is not supported with method='json_mode'.")
+    if method == "json_mode" and _is_pydantic(schema):
+        to_openai_tool(schema)  # a schema that is not JSON-describable fails here, not per call
     llm = _bound_model(model, schema, method, strict)
     parser = _parser(schema, method, tool_answers=getattr(model, "dialect", None) == "anthropic")
     if not include_raw:

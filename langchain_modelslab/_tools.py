@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic.errors import PydanticUserError
 
 from modelslab_core.types import (
     JsonObjectFormat,
@@ -24,6 +26,7 @@ from modelslab_core.types import (
 __all__ = [
     "format_tools",
     "normalize_tool_choice",
+    "to_openai_tool",
     "to_output_format",
     "to_tool_choice",
     "to_tool_specs",
@@ -34,9 +37,36 @@ _CHOICE_ALIASES = {"auto": "auto", "none": "none", "any": "required", "required"
 _MODES: dict[str, ToolChoice] = {"auto": "auto", "none": "none", "required": "required"}
 
 
+def to_openai_tool(tool: Any, *, strict: bool | None = None) -> dict[str, Any]:
+    """``convert_to_openai_tool``, the one place tools and output schemas are converted.
+
+    A schema pydantic cannot describe as JSON schema (e.g. a field of an arbitrary class)
+    raises a ``TypeError`` naming the tool/schema and the cause (chained), before any request.
+    """
+    try:
+        return convert_to_openai_tool(tool, strict=strict)
+    except PydanticUserError as exc:
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TypeError(
+            f"Tool/schema {_schema_label(tool)!r} cannot be described as JSON schema: {cause}"
+        ) from exc
+
+
+def _schema_label(tool: Any) -> str:
+    """A short name for a tool or schema in any form, for error messages."""
+    if isinstance(tool, BaseTool):
+        return tool.name
+    if isinstance(tool, Mapping):
+        function = tool.get("function")
+        if isinstance(function, Mapping) and function.get("name"):
+            return str(function["name"])
+        return str(tool.get("title") or tool.get("name") or "<dict schema>")
+    return str(getattr(tool, "__name__", None) or type(tool).__name__)
+
+
 def format_tools(tools: Sequence[Any], *, strict: bool | None = None) -> list[dict[str, Any]]:
     """Every tool form langchain-core accepts, as OpenAI ``{"type": "function"}`` dicts."""
-    return [convert_to_openai_tool(tool, strict=strict) for tool in tools]
+    return [to_openai_tool(tool, strict=strict) for tool in tools]
 
 
 def tool_names(tools: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -86,7 +116,7 @@ def to_tool_specs(tools: Sequence[Any]) -> list[ToolSpec]:
         if isinstance(tool, ToolSpec):
             specs.append(tool)
             continue
-        formatted = tool if _is_openai_tool(tool) else convert_to_openai_tool(tool)
+        formatted = tool if _is_openai_tool(tool) else to_openai_tool(tool)
         function = formatted["function"]
         specs.append(
             ToolSpec(

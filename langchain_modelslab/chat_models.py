@@ -7,7 +7,6 @@ from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
-from langchain_core.language_models.chat_models import generate_from_stream
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk
 from langchain_core.outputs import ChatResult as LCChatResult
@@ -17,21 +16,21 @@ from langchain_core.utils import from_env, get_pydantic_field_names, secret_from
 from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from modelslab_core import AsyncModelsLabClient, ClientConfig, ModelsLabClient, RetryPolicy
+from modelslab_core import (
+    AsyncModelsLabClient,
+    ClientConfig,
+    ModelsLabClient,
+    RetryPolicy,
+    StreamAccumulator,
+)
 from modelslab_core._config import DEFAULT_BASE_URL, AuthMode
 from modelslab_core.dialects._base import ModelField
 from modelslab_core.types import ChatRequest, ChatResult, Dialect, ModelInfo
 
-from ._convert import (
-    PROVIDER,
-    StreamState,
-    ai_message_from_result,
-    chunk_from_delta,
-    final_chunk,
-    to_neutral_messages,
-)
+from ._convert import PROVIDER, ai_message_from_result, to_neutral_messages
 from ._docs import CHAT_MODELSLAB_DOC
 from ._errors import translate_errors
+from ._stream import StreamGeneration, StreamState, chunk_from_delta, final_generation
 from ._structured import StructuredMethod, structured_output
 from ._tools import (
     format_tools,
@@ -264,12 +263,19 @@ class ChatModelsLab(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LCChatResult:
-        if self.streaming:
-            return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+        stream = kwargs.get("stream", self.streaming)
         request = self._request(messages, stop, kwargs)
         with translate_errors():
-            result = self._sync_client().chat(request)
-        return _to_lc_result(result, request.model)
+            if not stream:
+                return _to_lc_result(self._sync_client().chat(request), request.model)
+            acc, state = StreamAccumulator(), StreamState(request.model)
+            for delta in self._sync_client().stream(request):
+                acc.add(delta)
+                if run_manager and (chunk := chunk_from_delta(delta, state)) is not None:
+                    run_manager.on_llm_new_token(
+                        chunk.text, chunk=ChatGenerationChunk(message=chunk)
+                    )
+        return _to_lc_result(acc.result(), request.model)
 
     async def _agenerate(
         self,
@@ -278,13 +284,18 @@ class ChatModelsLab(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LCChatResult:
-        if self.streaming:
-            chunks = [c async for c in self._astream(messages, stop, run_manager, **kwargs)]
-            return generate_from_stream(iter(chunks))
+        stream = kwargs.get("stream", self.streaming)
         request = self._request(messages, stop, kwargs)
         with translate_errors():
-            result = await self._aclient().chat(request)
-        return _to_lc_result(result, request.model)
+            if not stream:
+                return _to_lc_result(await self._aclient().chat(request), request.model)
+            acc, state = StreamAccumulator(), StreamState(request.model)
+            async for delta in self._aclient().stream(request):
+                acc.add(delta)
+                if run_manager and (chunk := chunk_from_delta(delta, state)) is not None:
+                    text, piece = chunk.text, ChatGenerationChunk(message=chunk)
+                    await run_manager.on_llm_new_token(text, chunk=piece)
+        return _to_lc_result(acc.result(), request.model)
 
     def _stream(
         self,
@@ -298,8 +309,8 @@ class ChatModelsLab(BaseChatModel):
         with translate_errors():
             for delta in self._sync_client().stream(request):
                 if (chunk := chunk_from_delta(delta, state)) is not None:
-                    yield ChatGenerationChunk(message=chunk)
-        yield ChatGenerationChunk(message=final_chunk(state))
+                    yield StreamGeneration(message=chunk)
+        yield final_generation(state)
 
     async def _astream(
         self,
@@ -313,8 +324,8 @@ class ChatModelsLab(BaseChatModel):
         with translate_errors():
             async for delta in self._aclient().stream(request):
                 if (chunk := chunk_from_delta(delta, state)) is not None:
-                    yield ChatGenerationChunk(message=chunk)
-        yield ChatGenerationChunk(message=final_chunk(state))
+                    yield StreamGeneration(message=chunk)
+        yield final_generation(state)
 
     # ------------------------------------------------------------------ tools and output
 

@@ -12,6 +12,7 @@ import threading
 import pytest
 from rel_drivers import ALL_COMBOS, Arrivals, Combo, Outcome, Settings, elapsed, run_turn
 
+from langchain_modelslab._tool_args import invalidating_suffix
 from modelslab_core import (
     APIError,
     APIResponseValidationError,
@@ -254,6 +255,12 @@ def test_truncated_tool_arguments_are_invalid_tool_calls(combo: Combo, standin: 
     if out.error is not None:  # a clear error is acceptable; a code bug is not
         typed_error(out, APIError)
         return
+    if combo.layer == "langchain" and combo.stream:
+        # Chunks merged by langchain-core's AIMessageChunk.__add__ would re-parse the text
+        # leniently; the adapter's last chunk adds a short marker so that the merged call is
+        # invalid instead (see langchain_modelslab/_tool_args.py). Summing through
+        # `invoke(streaming=True)` gives the exact raw text: tests/langchain covers that.
+        raw = raw + invalidating_suffix(raw)
     assert out.invalid_calls == [{"name": "get_weather", "raw": raw}]
     assert out.tool_calls == [], "truncated arguments were passed off as a valid call"
 
