@@ -411,7 +411,7 @@ def _modelslab(base: str, dialect: str) -> Runner:
         raise SkipClient(f"llama_index_modelslab.ModelsLab not importable: {exc}") from exc
 
     def make(model: str, aiohttp: bool) -> Any:
-        extra = {aiohttp_param(ModelsLab): aiohttp_client()} if aiohttp else {}
+        extra = {"async_http_client": aiohttp_client()} if aiohttp else {}
         return ModelsLab(
             model=model,
             api_base=base,

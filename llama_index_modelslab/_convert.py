@@ -9,6 +9,7 @@ Bad input raises `ValueError`/`TypeError` here, before any request is sent.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -213,6 +214,38 @@ def model_schema(model_cls: type[BaseModel]) -> dict[str, Any]:
     return json_schema_of(model_cls.__name__, model_cls.model_json_schema)
 
 
+def _openai_function(metadata: Any, kind: str) -> dict[str, Any]:
+    """The ``function`` of ``metadata.to_openai_tool()``, a fresh copy from a cache.
+
+    Building a tool's JSON schema (~150 us) was the largest per-call cost of a tool turn,
+    and agents send the same tools on every turn. The key is everything that schema is made
+    of (a changed name, description or ``fn_schema`` is a new entry).
+    """
+    try:
+        key = (type(metadata), metadata.name, metadata.description, metadata.fn_schema)
+        hash(key)
+    except (AttributeError, TypeError):
+        return _build_function(metadata, kind)
+    function = _FUNCTIONS.get(key)
+    if function is None:
+        function = _build_function(metadata, kind)
+        if len(_FUNCTIONS) >= _FUNCTIONS_SIZE:
+            _FUNCTIONS.clear()  # simple and thread-safe; tool sets are small
+        _FUNCTIONS[key] = function
+    return copy.deepcopy(function)
+
+
+def _build_function(metadata: Any, kind: str) -> dict[str, Any]:
+    label = f"Tool {getattr(metadata, 'name', None) or kind!r}"
+    tool = json_schema_of(label, lambda: metadata.to_openai_tool(skip_length_check=True))
+    function: dict[str, Any] = tool["function"]
+    return function
+
+
+_FUNCTIONS: dict[tuple[Any, ...], dict[str, Any]] = {}
+_FUNCTIONS_SIZE = 256
+
+
 def to_tool_spec(tool: Any, *, strict: bool | None = None) -> ToolSpec:
     """A LlamaIndex tool (via ``tool.metadata``), an OpenAI tool dict or a `ToolSpec`."""
     if isinstance(tool, ToolSpec):
@@ -221,9 +254,7 @@ def to_tool_spec(tool: Any, *, strict: bool | None = None) -> ToolSpec:
         )  # fmt: skip
     metadata = getattr(tool, "metadata", None)
     if metadata is not None and hasattr(metadata, "to_openai_tool"):
-        label = f"Tool {getattr(metadata, 'name', None) or type(tool).__name__!r}"
-        openai_tool = json_schema_of(label, lambda: metadata.to_openai_tool(skip_length_check=True))
-        function = openai_tool["function"]
+        function = _openai_function(metadata, type(tool).__name__)
     elif isinstance(tool, Mapping):
         function = tool.get("function", tool)
     else:

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from llama_index.core.base.llms.generic_utils import (
     achat_to_completion_decorator,
     astream_chat_to_completion_decorator,
@@ -26,9 +27,9 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 from llama_index.core.constants import DEFAULT_NUM_OUTPUTS, DEFAULT_TEMPERATURE
-from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import ToolSelection
 from pydantic import Field, PrivateAttr, SecretStr, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from modelslab_core import AsyncModelsLabClient, ClientConfig, ModelsLabClient, RetryPolicy
 from modelslab_core._accumulate import parse_partial_json
@@ -37,6 +38,7 @@ from modelslab_core.dialects._base import ModelField
 from modelslab_core.types import ChatRequest, Dialect, ModelInfo
 
 from ._convert import build_request, resolve_tool_choice, to_chat_response, to_tool_spec
+from ._instrument import chat_callback, completion_callback
 from ._stream import PARTIAL_TOOL_CALLS, StreamFolder
 from ._structured_llm import StructuredOutputLLM
 
@@ -125,6 +127,12 @@ class ModelsLab(StructuredOutputLLM):
             country: str
         city = llm.as_structured_llm(City).complete("The capital of France").raw
 
+        # Your own httpx clients, e.g. aiohttp's pool for many concurrent async calls
+        # (pip install httpx-aiohttp); they are used as given and never closed by us.
+        import httpx, httpx_aiohttp
+        fast = ModelsLab(async_http_client=httpx.AsyncClient(
+            transport=httpx_aiohttp.AiohttpTransport()))
+
         # Token counting and model listing (as in langchain_modelslab.ChatModelsLab)
         from llama_index.core.tools import FunctionTool
         tools = [FunctionTool.from_defaults(fn=add)]
@@ -171,6 +179,20 @@ class ModelsLab(StructuredOutputLLM):
         default_factory=dict,
         description="Other ClientConfig fields, e.g. {'retry': {'initial_delay': 0.1}}.",
     )
+    http_client: SkipJsonSchema[httpx.Client | None] = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="An httpx.Client for the blocking calls (not serialized or pickled; "
+        "used as is and never closed by us).",
+    )
+    async_http_client: SkipJsonSchema[httpx.AsyncClient | None] = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="An httpx.AsyncClient for the async calls, e.g. one on "
+        "httpx_aiohttp.AiohttpTransport() (not serialized or pickled; never closed by us).",
+    )
 
     @field_validator("client_options")
     @classmethod
@@ -209,9 +231,16 @@ class ModelsLab(StructuredOutputLLM):
         return {**super().to_payload(), "dialect": self.dialect}
 
     def __getstate__(self) -> dict[str, Any]:
-        state: dict[str, Any] = super().__getstate__()
+        """Pickle without HTTP clients: injected ones are dropped, ours are rebuilt on use.
+
+        Taken from a copy: `BaseComponent.__getstate__` deletes what does not pickle from
+        the live ``__dict__`` it is given.
+        """
+        clone = self.model_copy(update={"http_client": None, "async_http_client": None})
+        clone._client = clone._aclient = None
+        state: dict[str, Any] = super(ModelsLab, clone).__getstate__()
         private = state.get("__pydantic_private__") or {}
-        private.pop("_client", None)  # clients are rebuilt lazily after unpickling
+        private.pop("_client", None)
         private.pop("_aclient", None)
         return state
 
@@ -236,12 +265,14 @@ class ModelsLab(StructuredOutputLLM):
 
     def _sync_client(self) -> ModelsLabClient:
         if self._client is None:
-            self._client = ModelsLabClient(self.client_config())
+            self._client = ModelsLabClient(self.client_config(), http_client=self.http_client)
         return self._client
 
     def _async_client(self) -> AsyncModelsLabClient:
         if self._aclient is None:
-            self._aclient = AsyncModelsLabClient(self.client_config())
+            self._aclient = AsyncModelsLabClient(
+                self.client_config(), http_client=self.async_http_client
+            )
         return self._aclient
 
     def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatRequest:
@@ -288,22 +319,22 @@ class ModelsLab(StructuredOutputLLM):
 
         return gen()
 
-    @llm_chat_callback()
+    @chat_callback
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """One chat turn."""
         return self._chat(messages, **kwargs)
 
-    @llm_chat_callback()
+    @chat_callback
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """One chat turn (async)."""
         return await self._achat(messages, **kwargs)
 
-    @llm_chat_callback()
+    @chat_callback
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         """Stream a chat turn: each response has the ``delta`` and the message so far."""
         return self._stream_chat(messages, **kwargs)
 
-    @llm_chat_callback()
+    @chat_callback
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
@@ -312,26 +343,26 @@ class ModelsLab(StructuredOutputLLM):
 
     # -- completion (through chat, undecorated so each call counts once) -------------------
 
-    @llm_completion_callback()
+    @completion_callback
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         """Complete ``prompt`` (sent as one user message)."""
         return chat_to_completion_decorator(self._chat)(prompt, **kwargs)
 
-    @llm_completion_callback()
+    @completion_callback
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
         """Complete ``prompt`` (async)."""
         return await achat_to_completion_decorator(self._achat)(prompt, **kwargs)
 
-    @llm_completion_callback()
+    @completion_callback
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
         """Stream a completion of ``prompt``."""
         return stream_chat_to_completion_decorator(self._stream_chat)(prompt, **kwargs)
 
-    @llm_completion_callback()
+    @completion_callback
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
