@@ -7,7 +7,7 @@ Outbound: `ChatResult` -> ``AIMessage`` (streams: see `_stream`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from langchain_core.messages import (
     AIMessage,
@@ -55,6 +55,55 @@ _ROLE_ALIASES: dict[str, Role] = {
 # Blocks that describe tool calls inside AIMessage content; the calls come from `tool_calls`.
 _TOOL_CALL_BLOCKS = frozenset({"tool_use", "tool_call", "function_call", "server_tool_call"})
 
+_set = object.__setattr__
+_MESSAGE_FIELDS = set(Message.model_fields)
+_TEXT_FIELDS = set(TextPart.model_fields)
+"""Shared fields sets of the trusted builders: complete, so pydantic's ``fields_set.add`` on
+attribute assignment never changes them."""
+_Trusted = TypeVar("_Trusted", Message, TextPart)
+
+
+def _trusted(cls: type[_Trusted], values: dict[str, Any], fields: set[str]) -> _Trusted:
+    """``cls`` from complete, already valid ``values``, without validation.
+
+    What ``model_construct`` does, minus its per-field Python loop (which makes it slower than
+    validating), and with one shared fields set instead of a new set per object: a long
+    history then creates 5 GC-tracked objects per message instead of 7, which keeps a
+    10,000-message request from triggering a full GC collection (~50 ms) while it is built.
+    """
+    obj = cls.__new__(cls)
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", fields)
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj
+
+
+def _text_part(text: str) -> TextPart:
+    """A `TextPart` of a ``str`` (trusted: no validation)."""
+    return _trusted(TextPart, {"type": "text", "text": text}, _TEXT_FIELDS)
+
+
+def _message(
+    role: Role,
+    content: list[Part],
+    *,
+    name: str | None = None,
+    tool_calls: list[ToolCall] | None = None,
+    tool_call_id: str | None = None,
+    is_error: bool = False,
+) -> Message:
+    """A `Message` from values this module already checked (no validation)."""
+    values = {
+        "role": role,
+        "content": content,
+        "tool_calls": [] if tool_calls is None else tool_calls,
+        "tool_call_id": tool_call_id,
+        "name": name,
+        "is_error": is_error,
+    }
+    return _trusted(Message, values, _MESSAGE_FIELDS)
+
 
 # --------------------------------------------------------------------------- inbound
 
@@ -73,17 +122,17 @@ def _convert_message(message: BaseMessage) -> list[Message]:
     """One LangChain message as one or more neutral messages."""
     name = message.name or None
     if isinstance(message, SystemMessage):
-        return [Message(role="system", content=_parts(message.content, "system"), name=name)]
+        return [_message("system", _parts(message.content, "system"), name=name)]
     if isinstance(message, HumanMessage):
         return _human(message.content, name)
     if isinstance(message, AIMessage):
         return [_assistant(message)]
     if isinstance(message, ToolMessage):
         return [
-            Message(
-                role="tool",
-                content=_parts(message.content, "tool"),
-                tool_call_id=message.tool_call_id,
+            _message(
+                "tool",
+                _parts(message.content, "tool"),
+                tool_call_id=str(message.tool_call_id),
                 name=name,
                 is_error=message.status == "error",
             )
@@ -95,7 +144,7 @@ def _convert_message(message: BaseMessage) -> list[Message]:
                 f"ChatMessage role {message.role!r} is not supported; use "
                 "AIMessage/ToolMessage for assistant and tool turns."
             )
-        return [Message(role=role, content=_parts(message.content, role), name=name)]
+        return [_message(role, _parts(message.content, role), name=name)]
     raise TypeError(
         f"Unsupported message type {type(message).__name__}; expected System, Human, AI, "
         "Tool or ChatMessage."
@@ -105,12 +154,12 @@ def _convert_message(message: BaseMessage) -> list[Message]:
 def _human(content: str | list[Any], name: str | None) -> list[Message]:
     """A human turn; Anthropic-style ``tool_result`` blocks become tool messages first."""
     if isinstance(content, str):
-        return [Message(role="user", content=[TextPart(text=content)], name=name)]
+        return [_message("user", [_text_part(content)], name=name)]
     results = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
     rest = [b for b in content if not (isinstance(b, dict) and b.get("type") == "tool_result")]
     out = [_tool_result(block) for block in results]
     if rest or not out:
-        out.append(Message(role="user", content=_parts(rest, "user"), name=name))
+        out.append(_message("user", _parts(rest, "user"), name=name))
     return out
 
 
@@ -119,9 +168,9 @@ def _tool_result(block: Mapping[str, Any]) -> Message:
     tool_use_id = block.get("tool_use_id")
     if not isinstance(tool_use_id, str):
         raise ValueError("A tool_result block needs a string 'tool_use_id'.")
-    return Message(
-        role="tool",
-        content=_parts(block.get("content") or "", "tool"),
+    return _message(
+        "tool",
+        _parts(block.get("content") or "", "tool"),
         tool_call_id=tool_use_id,
         is_error=bool(block.get("is_error")),
     )
@@ -151,13 +200,13 @@ def _assistant(message: AIMessage) -> Message:
         )
         for i, tc in enumerate(message.invalid_tool_calls)
     )
-    return Message(role="assistant", content=parts, tool_calls=calls, name=message.name or None)
+    return _message("assistant", parts, tool_calls=calls, name=message.name or None)
 
 
 def _parts(content: str | list[Any], role: str) -> list[Part]:
     """Message content (a string or a list of blocks) as neutral parts."""
     if isinstance(content, str):
-        return [TextPart(text=content)] if content or role != "assistant" else []
+        return [_text_part(content)] if content or role != "assistant" else []
     parts: list[Part] = []
     for block in content:
         part = _part(block, role)
@@ -169,12 +218,12 @@ def _parts(content: str | list[Any], role: str) -> list[Part]:
 def _part(block: Any, role: str) -> Part | None:
     """One content block as a neutral part (``None`` for blocks carried elsewhere)."""
     if isinstance(block, str):
-        return TextPart(text=block)
+        return _text_part(block)
     if not isinstance(block, Mapping):
         raise TypeError(f"Content blocks must be strings or dicts, got {type(block).__name__}.")
     kind = block.get("type")
     if kind == "text":
-        return TextPart(text=str(block.get("text", "")))
+        return _text_part(str(block.get("text", "")))
     if kind in ("image", "image_url"):
         return _image(block)
     if kind in ("reasoning", "thinking") and role == "assistant":

@@ -68,14 +68,20 @@ def chunk_from_delta(delta: StreamDelta, state: StreamState) -> AIMessageChunk |
         state.finish_reason = delta.finish_reason
         state.raw_finish_reason = delta.raw_finish_reason
     signature = delta.reasoning_signature
-    if not (delta.text or delta.reasoning or delta.tool_call_chunks or delta.usage or signature):
-        return None
+    tool_chunks = delta.tool_call_chunks
+    if not (tool_chunks or delta.reasoning or delta.usage or signature):
+        if not delta.text:
+            return None
+        # The common chunk: text only. Fields left at their defaults cost nothing to validate.
+        return AIMessageChunk(
+            content=delta.text, response_metadata={"model_provider": PROVIDER}, id=state.id
+        )
     kwargs: dict[str, Any] = {}
     if delta.reasoning:
         kwargs["reasoning_content"] = delta.reasoning
     if signature:
         kwargs["reasoning_signature"] = signature
-    if delta.tool_call_chunks:
+    if tool_chunks:
         if state.tools is None:
             state.tools = StreamAccumulator()
         state.tools.add(delta)
@@ -84,7 +90,7 @@ def chunk_from_delta(delta: StreamDelta, state: StreamState) -> AIMessageChunk |
         additional_kwargs=kwargs,
         tool_call_chunks=[
             tool_call_chunk(name=c.name, args=c.arguments, id=c.id, index=c.index)
-            for c in delta.tool_call_chunks
+            for c in tool_chunks
         ],
         usage_metadata=usage_metadata(delta.usage) if delta.usage else None,
         response_metadata={"model_provider": PROVIDER},

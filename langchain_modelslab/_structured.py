@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
@@ -13,14 +13,12 @@ from langchain_core.output_parsers.openai_tools import (
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
-from ._tools import to_openai_tool
+from ._tools import StructuredMethod, to_openai_tool
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel, LanguageModelInput
 
 __all__ = ["StructuredMethod", "structured_output"]
-
-StructuredMethod = Literal["function_calling", "json_mode", "json_schema"]
 
 
 def _is_pydantic(schema: Any) -> bool:

@@ -8,9 +8,8 @@ functions turn them into the core's neutral types when a request is built.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
-from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic.errors import PydanticUserError
 
@@ -24,6 +23,7 @@ from modelslab_core.types import (
 )
 
 __all__ = [
+    "StructuredMethod",
     "format_tools",
     "normalize_tool_choice",
     "to_openai_tool",
@@ -35,6 +35,9 @@ __all__ = [
 
 _CHOICE_ALIASES = {"auto": "auto", "none": "none", "any": "required", "required": "required"}
 _MODES: dict[str, ToolChoice] = {"auto": "auto", "none": "none", "required": "required"}
+
+StructuredMethod = Literal["function_calling", "json_mode", "json_schema"]
+"""How ``with_structured_output`` asks for structured output (see `_structured`)."""
 
 
 def to_openai_tool(tool: Any, *, strict: bool | None = None) -> dict[str, Any]:
@@ -54,6 +57,8 @@ def to_openai_tool(tool: Any, *, strict: bool | None = None) -> dict[str, Any]:
 
 def _schema_label(tool: Any) -> str:
     """A short name for a tool or schema in any form, for error messages."""
+    from langchain_core.tools import BaseTool  # deferred: ~10 ms of import, error path only
+
     if isinstance(tool, BaseTool):
         return tool.name
     if isinstance(tool, Mapping):

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    convert_to_messages,
+)
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk
 from langchain_core.outputs import ChatResult as LCChatResult
-from langchain_core.runnables import Runnable
-from langchain_core.tools import BaseTool
+from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from langchain_core.utils import from_env, get_pydantic_field_names, secret_from_env
 from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
@@ -30,9 +35,10 @@ from modelslab_core.types import ChatRequest, ChatResult, Dialect, ModelInfo
 from ._convert import PROVIDER, ai_message_from_result, to_neutral_messages
 from ._docs import CHAT_MODELSLAB_DOC
 from ._errors import translate_errors
+from ._fast_stream import can_take_fast_path, prepare
 from ._stream import StreamGeneration, StreamState, chunk_from_delta, final_generation
-from ._structured import StructuredMethod, structured_output
 from ._tools import (
+    StructuredMethod,
     format_tools,
     normalize_tool_choice,
     to_output_format,
@@ -40,6 +46,9 @@ from ._tools import (
     to_tool_specs,
     tool_names,
 )
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
 
 __all__ = ["DEFAULT_MODEL", "ChatModelsLab"]
 
@@ -202,9 +211,10 @@ class ChatModelsLab(BaseChatModel):
 
     def _client_config(self) -> ClientConfig:
         """The core configuration, built once and rebuilt only if a setting changed."""
+        fields = self.__dict__
         key = tuple(
-            tuple(sorted(v.items())) if isinstance(v, dict) else v
-            for v in (getattr(self, name) for name in _CONFIG_FIELDS)
+            tuple(v.items()) if isinstance(v, dict) else v
+            for v in [fields[name] for name in _CONFIG_FIELDS]
         )
         if self._config is None or key != self._config_key:
             self._config = _make_config(self)
@@ -297,6 +307,30 @@ class ChatModelsLab(BaseChatModel):
                     await run_manager.on_llm_new_token(text, chunk=piece)
         return _to_lc_result(acc.result(), request.model)
 
+    def _chunks(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> Iterator[AIMessageChunk | StreamGeneration]:
+        """The stream's message chunks, then its closing `StreamGeneration`."""
+        request = self._request(messages, stop, kwargs)
+        state = StreamState(request.model)
+        with translate_errors():
+            for delta in self._sync_client().stream(request):
+                if (chunk := chunk_from_delta(delta, state)) is not None:
+                    yield chunk
+        yield final_generation(state)
+
+    async def _achunks(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> AsyncIterator[AIMessageChunk | StreamGeneration]:
+        """Async twin of `_chunks`."""
+        request = self._request(messages, stop, kwargs)
+        state = StreamState(request.model)
+        with translate_errors():
+            async for delta in self._aclient().stream(request):
+                if (chunk := chunk_from_delta(delta, state)) is not None:
+                    yield chunk
+        yield final_generation(state)
+
     def _stream(
         self,
         messages: list[BaseMessage],
@@ -304,13 +338,8 @@ class ChatModelsLab(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, kwargs)
-        state = StreamState(request.model)
-        with translate_errors():
-            for delta in self._sync_client().stream(request):
-                if (chunk := chunk_from_delta(delta, state)) is not None:
-                    yield StreamGeneration(message=chunk)
-        yield final_generation(state)
+        for chunk in self._chunks(messages, stop, kwargs):
+            yield chunk if isinstance(chunk, StreamGeneration) else StreamGeneration(message=chunk)
 
     async def _astream(
         self,
@@ -319,13 +348,52 @@ class ChatModelsLab(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, kwargs)
-        state = StreamState(request.model)
-        with translate_errors():
-            async for delta in self._aclient().stream(request):
-                if (chunk := chunk_from_delta(delta, state)) is not None:
-                    yield StreamGeneration(message=chunk)
-        yield final_generation(state)
+        async for chunk in self._achunks(messages, stop, kwargs):
+            yield chunk if isinstance(chunk, StreamGeneration) else StreamGeneration(message=chunk)
+
+    def _fast_path(
+        self, config: RunnableConfig, kwargs: dict[str, Any], *, async_api: bool
+    ) -> bool:
+        """Whether this stream may skip langchain-core's per-chunk machinery (`_fast_stream`)."""
+        cls = type(self)
+        if cls._stream is not ChatModelsLab._stream or cls._astream is not ChatModelsLab._astream:
+            return False
+        return can_take_fast_path(self, config, kwargs, async_api=async_api)
+
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
+        """``BaseChatModel.stream``; when no callback handler listens, the same chunks without
+        its per-chunk callback work and without keeping every chunk (see `_fast_stream`)."""
+        ensured = ensure_config(config)
+        if not self._fast_path(ensured, kwargs, async_api=False):
+            yield from super().stream(input, config, stop=stop, **kwargs)
+            return
+        messages, finish = prepare(self, input, ensured, kwargs)
+        yield from finish.all(self._chunks(messages, stop, kwargs))
+
+    async def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        """Async twin of `stream`: ``BaseChatModel.astream``, or its fast path."""
+        ensured = ensure_config(config)
+        if not self._fast_path(ensured, kwargs, async_api=True):
+            async for item in super().astream(input, config, stop=stop, **kwargs):
+                yield item
+            return
+        messages, finish = prepare(self, input, ensured, kwargs)
+        async for chunk in finish.aall(self._achunks(messages, stop, kwargs)):
+            yield chunk
 
     # ------------------------------------------------------------------ tools and output
 
@@ -377,6 +445,8 @@ class ChatModelsLab(BaseChatModel):
         """
         if kwargs:
             raise ValueError(f"Unsupported arguments {sorted(kwargs)}.")
+        from ._structured import structured_output  # deferred: its parsers cost import time
+
         return structured_output(
             self,
             schema,

@@ -27,7 +27,7 @@ from ._exceptions import (
 from ._retry import should_retry
 from ._sse import ServerSentEvent, SSEDecoder
 
-__all__ = ["EventHandler", "Failure", "StreamRun", "retryable"]
+__all__ = ["EventHandler", "Failure", "StreamRun", "may_report_error", "retryable"]
 
 T = TypeVar("T")
 EventHandler = Callable[[str | None, dict[str, Any]], tuple[list[T], bool]]
@@ -104,6 +104,12 @@ class StreamRun(Generic[T]):
         self.fail(error, True)
 
     def _handle_all(self, events: list[ServerSentEvent]) -> list[T]:
+        if len(events) == 1 and not self.done:
+            try:
+                return self._handle(events[0])
+            except APIError as err:
+                self.fail(err, retryable(err))
+                return []
         outputs: list[T] = []
         try:
             for sse in events:
@@ -114,19 +120,22 @@ class StreamRun(Generic[T]):
         return outputs
 
     def _handle(self, sse: ServerSentEvent) -> list[T]:
-        if not sse.data.strip():
-            return []
-        if sse.data.startswith("[DONE]"):
-            self.done = True
-            return []
-        payload = self._parse(sse.data)
-        error = error_from_payload(payload, request_id=self.request_id, secret=self.secret)
-        if error is None and sse.event == "error":
-            error = APIStatusError(
+        data = sse.data
+        if data[:1] != "{":  # not the usual JSON object: blank, [DONE] or malformed
+            if not data.strip():
+                return []
+            if data.startswith("[DONE]"):
+                self.done = True
+                return []
+        payload = self._parse(data)
+        if may_report_error(payload):
+            error = error_from_payload(payload, request_id=self.request_id, secret=self.secret)
+            if error is not None:
+                raise error
+        if sse.event == "error":
+            raise APIStatusError(
                 safe_message(payload, self.secret), request_id=self.request_id, body=payload
             )
-        if error is not None:
-            raise error
         try:
             outputs, done = self.handler(sse.event, payload)
         except (ValueError, TypeError, KeyError) as exc:
@@ -139,13 +148,34 @@ class StreamRun(Generic[T]):
         return outputs
 
     def _parse(self, data: str) -> dict[str, Any]:
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict):
+        payload = _json_object(data)
+        if payload is None:
             raise APIResponseValidationError(
                 f"Malformed stream event (not a JSON object): {safe_message(data[:200], self.secret)}",
                 request_id=self.request_id,
             )
         return payload
+
+
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+"""The C scanner behind ``json.loads``, without its per-call wrapper layers."""
+
+
+def _json_object(data: str) -> dict[str, Any] | None:
+    """``data`` parsed as one JSON object (as strictly as ``json.loads``), else None."""
+    try:
+        if data[:1] == "{":
+            value, end = _scan_json(data, 0)
+            if end != len(data) and data[end:].strip():
+                return None  # extra data after the object
+        else:
+            value = json.loads(data)
+    except (ValueError, StopIteration):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def may_report_error(payload: dict[str, Any]) -> bool:
+    """Cheap pre-check: only a payload with ``status``/``error`` keys or ``type: error`` can
+    be an envelope or an error event (`error_from_payload` decides)."""
+    return "status" in payload or "error" in payload or payload.get("type") == "error"

@@ -31,7 +31,7 @@ from ._exceptions import (
 )
 from ._limits import limiter_for
 from ._retry import retry_delay
-from ._streaming import EventHandler, Failure, StreamRun, retryable
+from ._streaming import EventHandler, Failure, StreamRun, may_report_error, retryable
 
 __all__ = ["AsyncTransport", "EventHandler", "SyncTransport"]
 
@@ -47,6 +47,15 @@ class _TransportBase:
         self.config = config
         self._secret = config.require_api_key()
         self._limiter = limiter_for(self._secret, config.base_url)
+        self._urls: dict[str, httpx.URL] = {}
+        self._header_sets: dict[tuple[str, bool], dict[str, str]] = {}
+
+    def _url(self, path: str) -> httpx.URL:
+        """The parsed URL of ``path``, parsed once (a string costs httpx a parse per request)."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self.config.url(path))
+        return url
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.config.base_url!r})"
@@ -59,6 +68,16 @@ class _TransportBase:
         return None if total is None else time.monotonic() + total
 
     def _headers(self, path: str, *, stream: bool) -> dict[str, str]:
+        """The request headers for ``path``, built once per (path, stream): the config is frozen.
+
+        Callers must not mutate the returned dict (httpx copies it into each request)."""
+        key = (path, stream)
+        headers = self._header_sets.get(key)
+        if headers is None:
+            headers = self._header_sets[key] = self._make_headers(path, stream=stream)
+        return headers
+
+    def _make_headers(self, path: str, *, stream: bool) -> dict[str, str]:
         cfg = self.config
         headers = {
             "User-Agent": cfg.user_agent,
@@ -105,7 +124,7 @@ class _TransportBase:
         *,
         stream: bool,
     ) -> httpx.Request:
-        url = self.config.url(path)
+        url = self._url(path)
         _log.debug("ModelsLab request: %s %s stream=%s", method, url, stream)
         return client.build_request(
             method,
@@ -159,6 +178,8 @@ class _TransportBase:
             payload = json.loads(response.content)
         except ValueError:
             payload = None
+        if isinstance(payload, dict) and not stream and not may_report_error(payload):
+            return payload  # the common answer: no header lookups, no envelope checks
         request_id = request_id_from(headers)
         if not isinstance(payload, dict):
             text = safe_message(response.content[:300].decode("utf-8", "replace"), self._secret)

@@ -6,11 +6,12 @@ import json
 from typing import Any, NoReturn
 
 from .._exceptions import error_class_for
-from ..types import FinishReason, ToolCall
+from ..types import FinishReason, Message, TextPart, ToolCall
 
 __all__ = [
     "content_text",
     "make_tool_call",
+    "message_text",
     "normalise_finish_reason",
     "parse_arguments",
     "raise_event_error",
@@ -68,6 +69,15 @@ def make_tool_call(call_id: str, name: str, raw: Any) -> ToolCall:
     return ToolCall.model_construct(
         id=call_id, name=name, arguments={}, raw_arguments=str(raw), parse_error=error
     )
+
+
+def message_text(message: Message) -> str:
+    """``message.text_content``, without a generator for the common single text part (a long
+    history then allocates no GC-tracked temporaries per message while it is encoded)."""
+    parts = message.content
+    if len(parts) == 1 and type(parts[0]) is TextPart:
+        return parts[0].text
+    return message.text_content
 
 
 def content_text(content: Any) -> str:

@@ -48,7 +48,13 @@ from ..types import (
     Usage,
 )
 from ._base import ModelField
-from ._common import content_text, make_tool_call, normalise_finish_reason, raise_event_error
+from ._common import (
+    content_text,
+    make_tool_call,
+    message_text,
+    normalise_finish_reason,
+    raise_event_error,
+)
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -91,9 +97,13 @@ def _image_block(part: ImagePart) -> dict[str, Any]:
 
 def _content_blocks(message: Message) -> list[dict[str, Any]]:
     """Text, image and (signed) thinking blocks of a message, thinking first."""
+    parts = message.content
+    if len(parts) == 1 and type(parts[0]) is TextPart:  # the common turn: one text part
+        text = parts[0].text
+        return [{"type": "text", "text": text}] if text else []
     thinking: list[dict[str, Any]] = []
     blocks: list[dict[str, Any]] = []
-    for part in message.content:
+    for part in parts:
         if isinstance(part, TextPart):
             if part.text:
                 blocks.append({"type": "text", "text": part.text})
@@ -112,7 +122,7 @@ def _tool_use(call: ToolCall) -> dict[str, Any]:
 
 def _tool_result(message: Message) -> dict[str, Any]:
     blocks = _content_blocks(message)
-    content: Any = message.text_content
+    content: Any = message_text(message)
     if any(b["type"] == "image" for b in blocks):
         content = blocks
     result: dict[str, Any] = {
@@ -125,42 +135,51 @@ def _tool_result(message: Message) -> dict[str, Any]:
     return result
 
 
-@dataclass
-class _Turn:
-    role: str
-    results: list[dict[str, Any]] = field(default_factory=list)
-    blocks: list[dict[str, Any]] = field(default_factory=list)
-
-    def wire(self) -> dict[str, Any]:
-        content = self.results + self.blocks
-        if len(content) == 1 and content[0]["type"] == "text":
-            return {"role": self.role, "content": content[0]["text"]}
-        return {"role": self.role, "content": content if content else ""}
+def _wire_turn(
+    role: str, results: list[dict[str, Any]], blocks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One merged turn: tool results first; a single text block is sent as a plain string."""
+    content = results + blocks if results else blocks
+    if len(content) == 1 and content[0]["type"] == "text":
+        return {"role": role, "content": content[0]["text"]}
+    return {"role": role, "content": content if content else ""}
 
 
 def encode_messages(messages: list[Message]) -> tuple[str | None, list[dict[str, Any]]]:
-    """``(system, messages)``: system hoisted, roles merged, tool results as user blocks."""
+    """``(system, messages)``: system hoisted, roles merged, tool results as user blocks.
+
+    Each turn becomes its wire dict as soon as the next role starts (no per-turn objects kept:
+    a long text history leaves one string-only dict per turn, which the GC does not track).
+    """
     system: list[str] = []
-    turns: list[_Turn] = []
+    wire: list[dict[str, Any]] = []
+    role: str | None = None
+    results: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = []
     for message in messages:
         if message.role == "system":
-            system.append(message.text_content)
+            system.append(message_text(message))
             continue
-        role = "assistant" if message.role == "assistant" else "user"
+        turn = "assistant" if message.role == "assistant" else "user"
         if message.role == "tool":
-            results, blocks = [_tool_result(message)], []
+            new_results, new_blocks = [_tool_result(message)], []
         else:
-            results, blocks = [], _content_blocks(message)
-            blocks.extend(_tool_use(c) for c in message.tool_calls)
-            if role == "assistant" and not blocks:
+            new_results, new_blocks = [], _content_blocks(message)
+            if message.tool_calls:
+                new_blocks.extend(_tool_use(c) for c in message.tool_calls)
+            if turn == "assistant" and not new_blocks:
                 continue
-        if turns and turns[-1].role == role:
-            turns[-1].results.extend(results)
-            turns[-1].blocks.extend(blocks)
+        if turn != role:
+            if role is not None:
+                wire.append(_wire_turn(role, results, blocks))
+            role, results, blocks = turn, new_results, new_blocks
         else:
-            turns.append(_Turn(role, results, blocks))
+            results.extend(new_results)
+            blocks.extend(new_blocks)
+    if role is not None:
+        wire.append(_wire_turn(role, results, blocks))
     joined = "\n\n".join(s for s in system if s)
-    return (joined or None), [t.wire() for t in turns]
+    return (joined or None), wire
 
 
 def _tool_choice(request: ChatRequest) -> dict[str, Any] | None:
@@ -348,47 +367,24 @@ def new_stream_state() -> AnthropicStreamState:
     return AnthropicStreamState()
 
 
-def _delta(**fields: Any) -> StreamDelta:
-    """A `StreamDelta` without validation (hot path)."""
-    values: dict[str, Any] = {
-        "text": "",
-        "reasoning": "",
-        "reasoning_signature": "",
-        "tool_call_chunks": [],
-        "finish_reason": None,
-        "raw_finish_reason": None,
-        "usage": None,
-        "id": None,
-        "model": None,
-    }
-    values.update(fields)
-    return StreamDelta.model_construct(**values)
-
-
 def _block_delta(state: AnthropicStreamState, data: dict[str, Any]) -> list[StreamDelta]:
     delta = data.get("delta") or {}
     kind = delta.get("type")
     if kind == "text_delta":
         text = delta.get("text") or ""
-        return [_delta(text=text)] if text else []
+        return [StreamDelta(text=text)] if text else []
     if kind == "input_json_delta":
         tool = state.tool_index.get(data.get("index", 0))
         partial = delta.get("partial_json") or ""
         if tool is None or not partial:
             return []
-        return [
-            _delta(
-                tool_call_chunks=[
-                    ToolCallChunk.model_construct(index=tool, id=None, name=None, arguments=partial)
-                ]
-            )
-        ]
+        return [StreamDelta(tool_call_chunks=[ToolCallChunk(tool, None, None, partial)])]
     if kind == "thinking_delta":
         thinking = delta.get("thinking") or ""
-        return [_delta(reasoning=thinking)] if thinking else []
+        return [StreamDelta(reasoning=thinking)] if thinking else []
     if kind == "signature_delta":
         signature = delta.get("signature") or ""
-        return [_delta(reasoning_signature=signature)] if signature else []
+        return [StreamDelta(reasoning_signature=signature)] if signature else []
     return []
 
 
@@ -400,14 +396,12 @@ def _block_start(state: AnthropicStreamState, data: dict[str, Any]) -> list[Stre
         state.tool_index[data.get("index", tool)] = tool
         start = block.get("input")
         arguments = json.dumps(start) if start else ""
-        chunk = ToolCallChunk.model_construct(
-            index=tool, id=block.get("id"), name=block.get("name"), arguments=arguments
-        )
-        return [_delta(tool_call_chunks=[chunk])]
+        chunk = ToolCallChunk(tool, block.get("id"), block.get("name"), arguments)
+        return [StreamDelta(tool_call_chunks=[chunk])]
     if kind == "text" and block.get("text"):
-        return [_delta(text=block["text"])]
+        return [StreamDelta(text=block["text"])]
     if kind == "thinking" and block.get("thinking"):
-        return [_delta(reasoning=block["thinking"])]
+        return [StreamDelta(reasoning=block["thinking"])]
     return []
 
 
@@ -427,7 +421,7 @@ def _message_delta(state: AnthropicStreamState, data: dict[str, Any]) -> list[St
     if raw_stop is None and usage is None:
         return []
     return [
-        _delta(
+        StreamDelta(
             finish_reason=normalise_finish_reason(raw_stop),
             raw_finish_reason=None if raw_stop is None else str(raw_stop),
             usage=usage,
@@ -440,7 +434,7 @@ def _message_start(state: AnthropicStreamState, data: dict[str, Any]) -> list[St
     usage = message.get("usage")
     if isinstance(usage, dict):
         state.start_usage = usage
-    return [_delta(id=message.get("id"), model=message.get("model"))]
+    return [StreamDelta(id=message.get("id"), model=message.get("model"))]
 
 
 def decode_event(
@@ -459,7 +453,7 @@ def decode_event(
             return _message_start(state, data), False
         if kind == "message_stop":
             usage = _final_usage(state, None)
-            return ([_delta(usage=usage)] if usage is not None else []), True
+            return ([StreamDelta(usage=usage)] if usage is not None else []), True
     except (AttributeError, TypeError) as exc:
         raise APIResponseValidationError(
             f"Malformed Anthropic stream event {kind!r}: {exc}", body=data

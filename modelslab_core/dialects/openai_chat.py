@@ -42,7 +42,13 @@ from ..types import (
     Usage,
 )
 from ._base import ModelField
-from ._common import content_text, make_tool_call, normalise_finish_reason, raise_event_error
+from ._common import (
+    content_text,
+    make_tool_call,
+    message_text,
+    normalise_finish_reason,
+    raise_event_error,
+)
 
 __all__ = [
     "DIALECT",
@@ -83,6 +89,8 @@ def _image_url(part: ImagePart) -> dict[str, Any]:
 def _encode_content(message: Message) -> str | list[dict[str, Any]]:
     """A string when the content is text only; else a list of text/image parts."""
     parts = message.content
+    if len(parts) == 1 and type(parts[0]) is TextPart:
+        return parts[0].text
     if not any(isinstance(p, ImagePart) for p in parts):
         return message.text_content
     out: list[dict[str, Any]] = []
@@ -111,7 +119,7 @@ def encode_message(message: Message) -> dict[str, Any]:
         return {
             "role": "tool",
             "tool_call_id": message.tool_call_id or "",
-            "content": message.text_content,
+            "content": message_text(message),
         }
     out: dict[str, Any] = {"role": role}
     if role == "assistant" and message.tool_calls:
@@ -127,6 +135,8 @@ def encode_message(message: Message) -> dict[str, Any]:
 
 def _tool_images(message: Message) -> list[dict[str, Any]]:
     """The image parts of a tool result, labelled with their call id (``[]`` if none)."""
+    if len(message.content) == 1 and type(message.content[0]) is TextPart:
+        return []
     images = [_image_url(p) for p in message.content if isinstance(p, ImagePart)]
     if not images:
         return []
@@ -373,11 +383,7 @@ def _tool_chunks(state: OpenAIStreamState, raw: list[Any]) -> list[ToolCallChunk
                 name = None
             else:
                 slot.named = True
-        chunks.append(
-            ToolCallChunk.model_construct(
-                index=slot.index, id=call_id if fresh else None, name=name, arguments=arguments
-            )
-        )
+        chunks.append(ToolCallChunk(slot.index, call_id if fresh else None, name, arguments))
     return chunks
 
 
@@ -423,10 +429,9 @@ def _decode_chunk(state: OpenAIStreamState, data: dict[str, Any]) -> tuple[list[
     if not (text or reasoning or chunks or raw_finish or usage or first):
         return [], False
     state.started = True
-    delta_out = StreamDelta.model_construct(
+    delta_out = StreamDelta(
         text=text,
         reasoning=reasoning,
-        reasoning_signature="",
         tool_call_chunks=chunks,
         finish_reason=normalise_finish_reason(raw_finish),
         raw_finish_reason=str(raw_finish) if raw_finish else None,
