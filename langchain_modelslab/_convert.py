@@ -7,7 +7,7 @@ Outbound: `ChatResult` -> ``AIMessage`` (streams: see `_stream`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from langchain_core.messages import (
     AIMessage,
@@ -27,10 +27,11 @@ from modelslab_core.types import (
     Part,
     ReasoningPart,
     Role,
-    TextPart,
     ToolCall,
     Usage,
 )
+from modelslab_core.types import trusted_message as _message
+from modelslab_core.types import trusted_text_part as _text_part
 
 __all__ = [
     "PROVIDER",
@@ -54,56 +55,6 @@ _ROLE_ALIASES: dict[str, Role] = {
 
 # Blocks that describe tool calls inside AIMessage content; the calls come from `tool_calls`.
 _TOOL_CALL_BLOCKS = frozenset({"tool_use", "tool_call", "function_call", "server_tool_call"})
-
-_set = object.__setattr__
-_MESSAGE_FIELDS = set(Message.model_fields)
-_TEXT_FIELDS = set(TextPart.model_fields)
-"""Shared fields sets of the trusted builders: complete, so pydantic's ``fields_set.add`` on
-attribute assignment never changes them."""
-_Trusted = TypeVar("_Trusted", Message, TextPart)
-
-
-def _trusted(cls: type[_Trusted], values: dict[str, Any], fields: set[str]) -> _Trusted:
-    """``cls`` from complete, already valid ``values``, without validation.
-
-    What ``model_construct`` does, minus its per-field Python loop (which makes it slower than
-    validating), and with one shared fields set instead of a new set per object: a long
-    history then creates 5 GC-tracked objects per message instead of 7, which keeps a
-    10,000-message request from triggering a full GC collection (~50 ms) while it is built.
-    """
-    obj = cls.__new__(cls)
-    _set(obj, "__dict__", values)
-    _set(obj, "__pydantic_fields_set__", fields)
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
-    return obj
-
-
-def _text_part(text: str) -> TextPart:
-    """A `TextPart` of a ``str`` (trusted: no validation)."""
-    return _trusted(TextPart, {"type": "text", "text": text}, _TEXT_FIELDS)
-
-
-def _message(
-    role: Role,
-    content: list[Part],
-    *,
-    name: str | None = None,
-    tool_calls: list[ToolCall] | None = None,
-    tool_call_id: str | None = None,
-    is_error: bool = False,
-) -> Message:
-    """A `Message` from values this module already checked (no validation)."""
-    values = {
-        "role": role,
-        "content": content,
-        "tool_calls": [] if tool_calls is None else tool_calls,
-        "tool_call_id": tool_call_id,
-        "name": name,
-        "is_error": is_error,
-    }
-    return _trusted(Message, values, _MESSAGE_FIELDS)
-
 
 # --------------------------------------------------------------------------- inbound
 

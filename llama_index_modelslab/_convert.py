@@ -37,11 +37,12 @@ from modelslab_core.types import (
     Part,
     ReasoningPart,
     Role,
-    TextPart,
     ToolCall,
     ToolChoice,
     ToolSpec,
     Usage,
+    trusted_message,
+    trusted_text_part,
 )
 
 __all__ = [
@@ -152,7 +153,7 @@ def to_message(message: ChatMessage, position: int = 0) -> Message:
     for block in message.blocks:
         if isinstance(block, TextBlock):
             if block.text:
-                parts.append(TextPart(text=block.text))
+                parts.append(trusted_text_part(block.text))
         elif isinstance(block, ImageBlock):
             parts.append(_image_part(block))
         elif isinstance(block, ThinkingBlock):
@@ -173,17 +174,20 @@ def to_message(message: ChatMessage, position: int = 0) -> Message:
         calls = _legacy_tool_calls(extra["tool_calls"], f"call_{position}")
     if role != "tool":
         name = extra.get("name")
-        return Message(role=role, content=parts, tool_calls=calls, name=name or None)
+        return trusted_message(role, parts, tool_calls=calls, name=str(name) if name else None)
     call_id = extra.get("tool_call_id")
     if not call_id:
         raise ValueError(
             "A tool message needs additional_kwargs['tool_call_id'] naming the call it answers"
         )
     is_error = bool(extra.get("is_error", False))
-    return Message(
-        role="tool", content=parts, tool_call_id=str(call_id), name=extra.get("name") or None,
+    return trusted_message(
+        "tool",
+        parts,
+        tool_call_id=str(call_id),
+        name=str(extra.get("name") or "") or None,
         is_error=is_error,
-    )  # fmt: skip
+    )
 
 
 def to_messages(messages: Sequence[ChatMessage]) -> list[Message]:
