@@ -19,6 +19,8 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
 from langchain_core.messages.tool import invalid_tool_call, tool_call
+from langchain_core.outputs import ChatGeneration
+from langchain_core.outputs import ChatResult as LCChatResult
 
 from modelslab_core.types import (
     ChatResult,
@@ -37,6 +39,7 @@ __all__ = [
     "PROVIDER",
     "ai_message_from_result",
     "response_metadata",
+    "to_lc_result",
     "to_neutral_messages",
     "usage_metadata",
 ]
@@ -60,9 +63,8 @@ _TOOL_CALL_BLOCKS = frozenset({"tool_use", "tool_call", "function_call", "server
 
 
 def to_neutral_messages(messages: Sequence[BaseMessage]) -> list[Message]:
-    """LangChain messages as neutral messages (raises ValueError/TypeError on bad input)."""
-    if not messages:
-        raise ValueError("At least one message is required.")
+    """LangChain messages as neutral messages (raises ValueError/TypeError on bad input; an
+    empty list is refused by the core for a chat, and counts 0 tokens)."""
     out: list[Message] = []
     for message in messages:
         out.extend(_convert_message(message))
@@ -297,4 +299,14 @@ def ai_message_from_result(result: ChatResult, requested_model: str) -> AIMessag
             result.id,
         ),
         id=result.id,
+    )
+
+
+def to_lc_result(result: ChatResult, requested_model: str) -> LCChatResult:
+    """A core result as LangChain's ``ChatResult``."""
+    message = ai_message_from_result(result, requested_model)
+    info = {"finish_reason": result.finish_reason} if result.finish_reason else None
+    return LCChatResult(
+        generations=[ChatGeneration(message=message, generation_info=info)],
+        llm_output={"model_name": message.response_metadata.get("model_name"), "id": result.id},
     )

@@ -1,15 +1,30 @@
-"""``with_structured_output`` on langchain-core's own parsers and include-raw pattern."""
+"""``with_structured_output`` on langchain-core's own parsers and include-raw pattern.
+
+- ``function_calling`` (and ``json_schema`` on the Anthropic dialect, which renders it as a
+  forced tool): the forced tool call is the answer. An answer without it (a server that
+  ignores ``tool_choice`` and replies in text) is an ``OutputParserException`` saying so,
+  never ``None``; with ``include_raw=True`` it lands in ``parsing_error``.
+- ``json_mode``: ``response_format: json_object``; with ``schema=None`` the answer is a dict
+  (as ``ChatOpenAI`` gives).
+- ``json_schema``: ``response_format: json_schema``, the answer is the JSON text.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.exceptions import OutputParserException
+from langchain_core.messages import BaseMessage
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
     JsonOutputKeyToolsParser,
+    JsonOutputToolsParser,
     PydanticToolsParser,
 )
+from langchain_core.output_parsers.transform import BaseCumulativeTransformOutputParser
+from langchain_core.outputs import ChatGeneration, Generation
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
@@ -18,7 +33,53 @@ from ._tools import StructuredMethod, to_openai_tool
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel, LanguageModelInput
 
-__all__ = ["StructuredMethod", "structured_output"]
+__all__ = ["ForcedToolParser", "StructuredMethod", "structured_output"]
+
+
+class ForcedToolParser(BaseCumulativeTransformOutputParser[Any]):
+    """The arguments of the forced tool call ``tool`` (parsed by ``inner``).
+
+    langchain-core's tool parsers return ``None`` when the message has no such call; here a
+    complete answer (or a finished stream) without it raises ``OutputParserException``.
+    """
+
+    inner: JsonOutputToolsParser
+    tool: str
+
+    def parse_result(self, result: list[Generation], *, partial: bool = False) -> Any:
+        """The parsed call; ``OutputParserException`` if a complete answer has none."""
+        parsed = self.inner.parse_result(result, partial=partial)
+        if parsed is None and not partial:
+            raise self._no_call(result)
+        return parsed
+
+    def parse(self, text: str) -> Any:
+        """Tool calls live in messages, not in text (as langchain-core's tool parsers)."""
+        raise NotImplementedError
+
+    def _no_call(self, result: list[Generation] | None = None) -> OutputParserException:
+        message = result[0].message if result and isinstance(result[0], ChatGeneration) else None
+        said = message.text if isinstance(message, BaseMessage) else ""
+        answer = f"it answered in text: {said[:200]!r}" if said else "it produced no call"
+        return OutputParserException(
+            f"The model did not call the tool {self.tool!r} that structured output asked for "
+            f"(tool_choice forced it; {answer}).",
+            llm_output=said or None,
+        )
+
+    def _transform(self, input: Iterator[str | BaseMessage]) -> Iterator[Any]:
+        last = None
+        for last in super()._transform(input):
+            yield last
+        if last is None:
+            raise self._no_call()
+
+    async def _atransform(self, input: AsyncIterator[str | BaseMessage]) -> AsyncIterator[Any]:
+        last = None
+        async for last in super()._atransform(input):
+            yield last
+        if last is None:
+            raise self._no_call()
 
 
 def _is_pydantic(schema: Any) -> bool:
@@ -61,15 +122,18 @@ def _bound_model(
 
 
 def _parser(schema: Any, method: StructuredMethod, tool_answers: bool) -> Runnable[Any, Any]:
-    """The langchain-core parser for ``method`` (streams partial objects).
+    """The parser for ``method`` (streams partial objects).
 
     ``tool_answers``: the dialect renders ``json_schema`` as a forced tool call (Anthropic).
     """
     if method == "function_calling" or (method == "json_schema" and tool_answers):
-        if _is_pydantic(schema):
-            return PydanticToolsParser(tools=[schema], first_tool_only=True)
         name = to_openai_tool(schema)["function"]["name"]
-        return JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+        inner: JsonOutputToolsParser
+        if _is_pydantic(schema):
+            inner = PydanticToolsParser(tools=[schema], first_tool_only=True)
+        else:
+            inner = JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+        return ForcedToolParser(inner=inner, tool=name)
     if _is_pydantic(schema):
         return PydanticOutputParser(pydantic_object=schema)
     return JsonOutputParser()
@@ -84,9 +148,13 @@ def structured_output(
     strict: bool | None,
 ) -> Runnable[LanguageModelInput, Any]:
     """``model`` returning objects of ``schema``; with ``include_raw`` a dict of
-    ``raw``/``parsed``/``parsing_error`` (parse errors are reported, not raised)."""
-    if schema is None:
-        raise ValueError("with_structured_output needs a schema.")
+    ``raw``/``parsed``/``parsing_error`` (parse errors are reported, not raised).
+
+    ``schema=None`` is allowed with ``method="json_mode"``: the answer is a dict."""
+    if schema is None and method != "json_mode":
+        raise ValueError(
+            "with_structured_output needs a schema (or method='json_mode', which returns dicts)."
+        )
     if method == "json_mode" and strict:
         raise ValueError("strict is not supported with method='json_mode'.")
     if method == "json_mode" and _is_pydantic(schema):

@@ -14,7 +14,7 @@ from langchain_core.messages import (
     HumanMessage,
     convert_to_messages,
 )
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk
+from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.outputs import ChatResult as LCChatResult
 from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from langchain_core.utils import from_env, get_pydantic_field_names, secret_from_env
@@ -22,61 +22,28 @@ from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from modelslab_core import (
+    DEFAULT_BASE_URL,
     AsyncModelsLabClient,
+    AuthMode,
     ClientConfig,
+    ModelField,
     ModelsLabClient,
-    RetryPolicy,
-    StreamAccumulator,
 )
-from modelslab_core._config import DEFAULT_BASE_URL, AuthMode
-from modelslab_core.dialects._base import ModelField
-from modelslab_core.types import ChatRequest, ChatResult, Dialect, ModelInfo
+from modelslab_core.normalize import DEFAULT_MODEL, build_request
+from modelslab_core.types import SAMPLING_FIELDS, ChatRequest, Dialect, ModelInfo
 
-from ._convert import PROVIDER, ai_message_from_result, to_neutral_messages
+from ._chunks import StreamGeneration, StreamState, chunk_from_delta, final_generation
+from ._convert import to_lc_result, to_neutral_messages
 from ._docs import CHAT_MODELSLAB_DOC
 from ._errors import translate_errors
-from ._fast_stream import can_take_fast_path, prepare
-from ._stream import StreamGeneration, StreamState, chunk_from_delta, final_generation
-from ._tools import (
-    StructuredMethod,
-    format_tools,
-    normalize_tool_choice,
-    to_output_format,
-    to_tool_choice,
-    to_tool_specs,
-    tool_names,
-)
+from ._fast_path import can_take_fast_path, prepare
+from ._settings import config_key, ls_params, make_config, request_options
+from ._tools import StructuredMethod, bound_tool_choice, format_tools
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
 __all__ = ["DEFAULT_MODEL", "ChatModelsLab"]
-
-DEFAULT_MODEL = "meta-llama-llama-3.2-3b-instruct"
-
-_SAMPLING = (
-    "temperature",
-    "max_tokens",
-    "top_p",
-    "top_k",
-    "frequency_penalty",
-    "presence_penalty",
-    "repetition_penalty",
-    "seed",
-)
-_CONFIG_FIELDS = (
-    "api_key",
-    "base_url",
-    "auth",
-    "model_field",
-    "dialect",
-    "timeout",
-    "stream_chunk_timeout",
-    "max_retries",
-    "retry_initial_delay",
-    "max_in_flight",
-    "default_headers",
-)
 
 
 class ChatModelsLab(BaseChatModel):
@@ -158,7 +125,7 @@ class ChatModelsLab(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        params = {name: getattr(self, name) for name in _SAMPLING}
+        params = {name: getattr(self, name) for name in SAMPLING_FIELDS}
         return {
             "model_name": self.model,
             "dialect": self.dialect,
@@ -167,21 +134,7 @@ class ChatModelsLab(BaseChatModel):
         }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        model = kwargs.get("model")
-        params = LangSmithParams(
-            ls_provider=PROVIDER,
-            ls_model_name=model if isinstance(model, str) else self.model,
-            ls_model_type="chat",
-        )
-        temperature = kwargs.get("temperature", self.temperature)
-        if isinstance(temperature, int | float):
-            params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
-        if isinstance(max_tokens, int):
-            params["ls_max_tokens"] = max_tokens
-        if stop_list := stop or kwargs.get("stop") or self.stop:
-            params["ls_stop"] = list(stop_list)
-        return params
+        return ls_params(self, stop, kwargs)
 
     @property
     def lc_secrets(self) -> dict[str, str]:
@@ -211,13 +164,9 @@ class ChatModelsLab(BaseChatModel):
 
     def _client_config(self) -> ClientConfig:
         """The core configuration, built once and rebuilt only if a setting changed."""
-        fields = self.__dict__
-        key = tuple(
-            tuple(v.items()) if isinstance(v, dict) else v
-            for v in [fields[name] for name in _CONFIG_FIELDS]
-        )
+        key = config_key(self)
         if self._config is None or key != self._config_key:
-            self._config = _make_config(self)
+            self._config = make_config(self)
             self._config_key = key
             self._client = self._async_client = None
         return self._config
@@ -239,32 +188,10 @@ class ChatModelsLab(BaseChatModel):
     def _request(
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> ChatRequest:
-        """The neutral request for ``messages`` with per-call ``kwargs`` over the settings."""
-        kw = dict(kwargs)
-        kw.pop("stream", None)
-        fields: dict[str, Any] = {name: kw.pop(name, getattr(self, name)) for name in _SAMPLING}
-        model = kw.pop("model", None) or self.model
-        call_stop = kw.pop("stop", None)
-        tools = to_tool_specs(kw.pop("tools", None) or [])
-        choice = to_tool_choice(kw.pop("tool_choice", None), [t.name for t in tools])
-        parallel = kw.pop("parallel_tool_calls", None)
-        response_format = to_output_format(kw.pop("response_format", None))
-        include_usage = bool(kw.pop("stream_usage", self.stream_usage))
-        call_extra = kw.pop("extra_body", None) or {}
-        # Whatever is left is a request field we have no name for: it goes to the wire as is.
-        extra = {**self.model_kwargs, **(self.extra_body or {}), **call_extra, **kw}
-        return ChatRequest(
-            model=model,
-            messages=to_neutral_messages(messages),
-            tools=tools,
-            tool_choice=choice,
-            parallel_tool_calls=parallel,
-            response_format=response_format,
-            stop=stop or call_stop or self.stop or None,
-            include_usage=include_usage,
-            extra_body=extra,
-            **fields,
-        )
+        """The neutral request for ``messages``: the settings, then the call's ``kwargs``
+        (bound or per call), decided by the core's `build_request`."""
+        options = request_options(self, stop, kwargs)
+        return build_request(self.model, to_neutral_messages(messages), options)
 
     def _generate(
         self,
@@ -273,19 +200,9 @@ class ChatModelsLab(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LCChatResult:
-        stream = kwargs.get("stream", self.streaming)
         request = self._request(messages, stop, kwargs)
         with translate_errors():
-            if not stream:
-                return _to_lc_result(self._sync_client().chat(request), request.model)
-            acc, state = StreamAccumulator(), StreamState(request.model)
-            for delta in self._sync_client().stream(request):
-                acc.add(delta)
-                if run_manager and (chunk := chunk_from_delta(delta, state)) is not None:
-                    run_manager.on_llm_new_token(
-                        chunk.text, chunk=ChatGenerationChunk(message=chunk)
-                    )
-        return _to_lc_result(acc.result(), request.model)
+            return to_lc_result(self._sync_client().chat(request), request.model)
 
     async def _agenerate(
         self,
@@ -294,18 +211,9 @@ class ChatModelsLab(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LCChatResult:
-        stream = kwargs.get("stream", self.streaming)
         request = self._request(messages, stop, kwargs)
         with translate_errors():
-            if not stream:
-                return _to_lc_result(await self._aclient().chat(request), request.model)
-            acc, state = StreamAccumulator(), StreamState(request.model)
-            async for delta in self._aclient().stream(request):
-                acc.add(delta)
-                if run_manager and (chunk := chunk_from_delta(delta, state)) is not None:
-                    text, piece = chunk.text, ChatGenerationChunk(message=chunk)
-                    await run_manager.on_llm_new_token(text, chunk=piece)
-        return _to_lc_result(acc.result(), request.model)
+            return to_lc_result(await self._aclient().chat(request), request.model)
 
     def _chunks(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
@@ -354,11 +262,8 @@ class ChatModelsLab(BaseChatModel):
     def _fast_path(
         self, config: RunnableConfig, kwargs: dict[str, Any], *, async_api: bool
     ) -> bool:
-        """Whether this stream may skip langchain-core's per-chunk machinery (`_fast_stream`)."""
-        cls = type(self)
-        if cls._stream is not ChatModelsLab._stream or cls._astream is not ChatModelsLab._astream:
-            return False
-        return can_take_fast_path(self, config, kwargs, async_api=async_api)
+        """Whether this stream may skip langchain-core's per-chunk machinery (`_fast_path`)."""
+        return can_take_fast_path(self, ChatModelsLab, config, kwargs, async_api=async_api)
 
     def stream(
         self,
@@ -369,7 +274,7 @@ class ChatModelsLab(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[AIMessageChunk]:
         """``BaseChatModel.stream``; when no callback handler listens, the same chunks without
-        its per-chunk callback work and without keeping every chunk (see `_fast_stream`)."""
+        its per-chunk callback work and without keeping every chunk (see `_fast_path`)."""
         ensured = ensure_config(config)
         if not self._fast_path(ensured, kwargs, async_api=False):
             yield from super().stream(input, config, stop=stop, **kwargs)
@@ -417,8 +322,9 @@ class ChatModelsLab(BaseChatModel):
             kwargs: Other request fields to bind.
         """
         formatted = format_tools(tools, strict=strict)
-        if tool_choice is not None and tool_choice is not False:
-            kwargs["tool_choice"] = normalize_tool_choice(tool_choice, tool_names(formatted))
+        choice = bound_tool_choice(tool_choice, formatted)
+        if choice is not None:
+            kwargs["tool_choice"] = choice
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls
         return super().bind(tools=formatted, **kwargs)
@@ -480,35 +386,3 @@ class ChatModelsLab(BaseChatModel):
         """The models ModelsLab offers (``GET /v1/models``), async."""
         with translate_errors():
             return await self._aclient().list_models()
-
-
-def _make_config(model: ChatModelsLab) -> ClientConfig:
-    """The core `ClientConfig` for a model's settings (pure)."""
-    fields: dict[str, Any] = {
-        "api_key": model.api_key,
-        "base_url": model.base_url,
-        "auth": model.auth,
-        "model_field": model.model_field,
-        "dialect": model.dialect,
-        "max_in_flight": model.max_in_flight,
-        "default_headers": dict(model.default_headers or {}),
-    }
-    if model.timeout is not None:
-        fields["connect_timeout"] = fields["read_timeout"] = model.timeout
-    if model.stream_chunk_timeout is not None:
-        fields["stream_chunk_timeout"] = model.stream_chunk_timeout
-    retry: dict[str, Any] = {"max_retries": model.max_retries}
-    if model.retry_initial_delay is not None:
-        retry["initial_delay"] = model.retry_initial_delay
-    fields["retry"] = RetryPolicy(**retry)
-    return ClientConfig(**fields)
-
-
-def _to_lc_result(result: ChatResult, requested_model: str) -> LCChatResult:
-    """A core result as LangChain's ``ChatResult``."""
-    message = ai_message_from_result(result, requested_model)
-    info = {"finish_reason": result.finish_reason} if result.finish_reason else None
-    return LCChatResult(
-        generations=[ChatGeneration(message=message, generation_info=info)],
-        llm_output={"model_name": message.response_metadata.get("model_name"), "id": result.id},
-    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -15,13 +16,15 @@ from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageR
 from llama_index.core.program.utils import create_flexible_model
 from pydantic import BaseModel, ValidationError
 
-from modelslab_core._accumulate import parse_partial_json
+from modelslab_core.partial_json import parse_partial_json
 from modelslab_core.structured import parse_json_text
 from modelslab_core.types import JsonObjectFormat, JsonSchemaFormat
 
-from ._convert import model_schema
+from ._tools import model_schema
 
 __all__ = [
+    "JsonCall",
+    "PartialObjects",
     "StructuredMode",
     "check_output_cls",
     "output_format",
@@ -119,3 +122,65 @@ def parse_partial(
             return _flexible(output_cls).model_validate(payload)
         except ValidationError:
             return None
+
+
+@dataclass
+class JsonCall:
+    """One structured call through ``response_format``: what to send and how to read it."""
+
+    output_cls: type[BaseModel]
+    fmt: JsonObjectFormat | JsonSchemaFormat
+    messages: list[ChatMessage]
+    kwargs: dict[str, Any]
+
+    @classmethod
+    def build(
+        cls,
+        output_cls: type[BaseModel],
+        mode: StructuredMode,
+        messages: Sequence[ChatMessage],
+        llm_kwargs: dict[str, Any] | None,
+        *,
+        strict: bool,
+    ) -> JsonCall:
+        """The call for ``output_cls`` in ``mode``: its format, messages (JSON mode gets the
+        schema in a system turn) and chat kwargs (never tools or a ``tool_choice``)."""
+        fmt = output_format(output_cls, mode, strict=strict)
+        if mode == "json_mode":
+            messages = with_schema_instruction(messages, output_cls)
+        kwargs = {k: v for k, v in (llm_kwargs or {}).items() if k not in ("tool_choice", "tools")}
+        kwargs["response_format"] = fmt
+        return cls(output_cls, fmt, list(messages), kwargs)
+
+    def parse(self, response: ChatResponse) -> BaseModel:
+        """The exact object from the complete answer."""
+        return parse_final(response, self.output_cls, self.fmt)
+
+    def partials(self) -> PartialObjects:
+        """A reducer of this call's streamed responses into partial objects."""
+        return PartialObjects(self)
+
+
+class PartialObjects:
+    """Streamed responses -> each new partial object, then the exact one (a pure reducer)."""
+
+    def __init__(self, call: JsonCall) -> None:
+        self._call = call
+        self._last: ChatResponse | None = None
+        self._previous: BaseModel | None = None
+
+    def add(self, response: ChatResponse) -> BaseModel | None:
+        """The partial object after ``response``, when it is new (else ``None``)."""
+        self._last = response
+        partial = parse_partial(response, self._call.output_cls, self._call.fmt)
+        if partial is None or partial == self._previous:
+            return None
+        self._previous = partial
+        return partial
+
+    def final(self) -> BaseModel | None:
+        """The exact object of the whole answer, when it differs from the last partial."""
+        if self._last is None:
+            return None
+        final = self._call.parse(self._last)
+        return None if final == self._previous else final

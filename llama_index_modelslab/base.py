@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,33 +22,43 @@ from llama_index.core.base.llms.types import (
     CompletionResponseAsyncGen,
     CompletionResponseGen,
     LLMMetadata,
-    MessageRole,
-    ToolCallBlock,
 )
 from llama_index.core.constants import DEFAULT_NUM_OUTPUTS, DEFAULT_TEMPERATURE
 from llama_index.core.llms.llm import ToolSelection
 from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from modelslab_core import AsyncModelsLabClient, ClientConfig, ModelsLabClient, RetryPolicy
-from modelslab_core._accumulate import parse_partial_json
-from modelslab_core._config import DEFAULT_BASE_URL, AuthMode
-from modelslab_core.dialects._base import ModelField
+from modelslab_core import (
+    DEFAULT_BASE_URL,
+    AsyncModelsLabClient,
+    AuthMode,
+    ClientConfig,
+    ModelField,
+    ModelsLabClient,
+)
+from modelslab_core.normalize import DEFAULT_MODEL, build_request
 from modelslab_core.types import ChatRequest, Dialect, ModelInfo
 
-from ._convert import build_request, resolve_tool_choice, to_chat_response, to_tool_spec
+from ._convert import to_chat_response, to_messages
+from ._docs import MODELSLAB_DOC
 from ._instrument import chat_callback, completion_callback
-from ._stream import PARTIAL_TOOL_CALLS, StreamFolder
+from ._snapshots import StreamFolder
 from ._structured_llm import StructuredOutputLLM
+from ._tool_calling import keep_first_call, tool_chat_kwargs, tool_selections
+from ._tools import response_format_for, to_tool_spec
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
 __all__ = ["DEFAULT_CONTEXT_WINDOW", "DEFAULT_MODEL", "ModelsLab"]
 
-DEFAULT_MODEL = "meta-llama-llama-3.2-3b-instruct"
 DEFAULT_CONTEXT_WINDOW = 8192
 """Conservative: fits most ModelsLab chat models. Set ``context_window`` for your model."""
+
+_FRAMEWORK_KWARGS = frozenset(
+    {"tool_required", "allow_parallel_tool_calls", "verbose", "error_on_no_tool_call", "formatted"}
+)
+"""LlamaIndex-internal keywords that must never reach the wire."""
 
 
 def _env_key() -> SecretStr | None:
@@ -61,85 +70,8 @@ def _env_base() -> str:
     return os.environ.get("MODELSLAB_BASE_URL") or DEFAULT_BASE_URL
 
 
-def _partial_kwargs(kwargs: dict[str, Any] | str) -> dict[str, Any]:
-    """Mid-stream tool arguments as a dict: exact JSON when complete, else what a cut recovers."""
-    if isinstance(kwargs, dict):
-        return kwargs
-    try:
-        value = json.loads(kwargs) if kwargs.strip() else {}
-    except ValueError:
-        value = parse_partial_json(kwargs)
-    return value if isinstance(value, dict) else {}
-
-
-def _exact_kwargs(block: ToolCallBlock) -> dict[str, Any]:
-    """Final tool arguments as a dict; a `ValueError` naming the call if they are no JSON object."""
-    kwargs = block.tool_kwargs
-    if isinstance(kwargs, dict):
-        return kwargs
-    try:
-        value = json.loads(kwargs) if kwargs.strip() else {}
-    except ValueError as exc:
-        reason: str = f"not valid JSON ({exc})"
-    else:
-        if isinstance(value, dict):
-            return value
-        reason = f"a JSON {type(value).__name__}, not an object"
-    raise ValueError(
-        f"Tool call {block.tool_name!r} (id {block.tool_call_id!r}) has arguments that are "
-        f"{reason}, so it is not run (was the answer cut short by max_tokens?). "
-        f"Arguments received: {kwargs[:200]!r}"
-    )
-
-
 class ModelsLab(StructuredOutputLLM):
-    """ModelsLab's LLM API as a LlamaIndex function-calling LLM.
-
-    Speaks the OpenAI-compatible ``/chat/completions`` dialect (default) or the
-    Anthropic-compatible ``/v1/messages`` one, with tool calling, streaming, structured
-    output, reasoning (`ThinkingBlock`) and images. Retries, timeouts, the per-key in-flight
-    cap and ModelsLab's HTTP-200 error envelopes are handled by `modelslab_core`; failures
-    raise its typed errors (`modelslab_core.RateLimitError`, ...). The API key is never part
-    of ``to_dict()``, ``to_json()``, ``to_payload()`` or the repr.
-
-    Examples:
-        ```python
-        from llama_index_modelslab import ModelsLab
-        from llama_index.core.llms import ChatMessage
-
-        llm = ModelsLab(model="meta-llama-llama-3.2-3b-instruct")  # key: MODELSLAB_API_KEY
-        print(llm.complete("Say hi").text)
-        for chunk in llm.stream_chat([ChatMessage(role="user", content="Count to 3")]):
-            print(chunk.delta, end="")
-
-        # Agents and tools
-        from llama_index.core.agent.workflow import FunctionAgent
-        def add(a: int, b: int) -> int:
-            "Add two numbers."
-            return a + b
-        agent = FunctionAgent(tools=[add], llm=llm)
-        answer = await agent.run("What is 2 + 3?")
-
-        # Structured output (function calling by default; or structured_output_mode="json_schema")
-        from pydantic import BaseModel
-        class City(BaseModel):
-            name: str
-            country: str
-        city = llm.as_structured_llm(City).complete("The capital of France").raw
-
-        # Your own httpx clients, e.g. aiohttp's pool for many concurrent async calls
-        # (pip install httpx-aiohttp); they are used as given and never closed by us.
-        import httpx, httpx_aiohttp
-        fast = ModelsLab(async_http_client=httpx.AsyncClient(
-            transport=httpx_aiohttp.AiohttpTransport()))
-
-        # Token counting and model listing (as in langchain_modelslab.ChatModelsLab)
-        from llama_index.core.tools import FunctionTool
-        tools = [FunctionTool.from_defaults(fn=add)]
-        n = llm.count_tokens([ChatMessage(role="user", content="What is 2 + 3?")], tools=tools)
-        ids = [m.id for m in llm.list_models()]
-        ```
-    """
+    __doc__ = MODELSLAB_DOC
 
     model: str = Field(default=DEFAULT_MODEL, description="The ModelsLab model id.")
     api_key: SecretStr | None = Field(
@@ -152,7 +84,11 @@ class ModelsLab(StructuredOutputLLM):
         default_factory=_env_base,
         description="Base URL (default: MODELSLAB_BASE_URL, else ModelsLab's v7 LLM API).",
     )
-    timeout: float = Field(default=120.0, gt=0, description="Read timeout in seconds.")
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds to connect and to wait for each read (None: 10 s / 120 s).",
+    )
     max_retries: int = Field(default=2, ge=0, description="Retries before any byte arrives.")
     max_in_flight: int | None = Field(
         default=5, ge=0, description="Requests in flight per key in this process (0/None: no cap)."
@@ -249,19 +185,21 @@ class ModelsLab(StructuredOutputLLM):
     def client_config(self) -> ClientConfig:
         """The core `ClientConfig` these settings describe."""
         options = dict(self.client_options)
-        retry = RetryPolicy(**{"max_retries": self.max_retries, **options.pop("retry", {})})
-        fields: dict[str, Any] = {
-            "api_key": self.api_key,
-            "base_url": self.api_base,
-            "auth": self.auth,
-            "model_field": self.model_field,
-            "dialect": self.dialect,
-            "connect_timeout": min(10.0, self.timeout),
-            "read_timeout": self.timeout,
-            "max_in_flight": self.max_in_flight,
-            "default_headers": dict(self.default_headers),
-        }
-        return ClientConfig(**{**fields, **options, "retry": retry})
+        return ClientConfig.from_settings(
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            retry=options.pop("retry", None),
+            **{
+                "api_key": self.api_key,
+                "base_url": self.api_base,
+                "auth": self.auth,
+                "model_field": self.model_field,
+                "dialect": self.dialect,
+                "max_in_flight": self.max_in_flight,
+                "default_headers": dict(self.default_headers),
+                **options,
+            },
+        )
 
     def _sync_client(self) -> ModelsLabClient:
         if self._client is None:
@@ -276,10 +214,16 @@ class ModelsLab(StructuredOutputLLM):
         return self._aclient
 
     def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatRequest:
-        """The neutral request (bad input fails here, before any I/O)."""
-        defaults = {"temperature": self.temperature, "max_tokens": self.max_tokens}
-        defaults.update(self.additional_kwargs)
-        return build_request(self.model, messages, defaults, kwargs)
+        """The neutral request: the settings, then the call's ``kwargs`` (the core's
+        `build_request` decides; bad input fails here, before any I/O)."""
+        options: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        options.update(self.additional_kwargs)
+        options.update((k, v) for k, v in kwargs.items() if k not in _FRAMEWORK_KWARGS)
+        if options.get("tools"):
+            options["tools"] = [to_tool_spec(t) for t in options["tools"]]
+        if options.get("response_format") is not None:
+            options["response_format"] = response_format_for(options["response_format"])
+        return build_request(self.model, to_messages(messages), options)
 
     # -- chat -----------------------------------------------------------------------------
 
@@ -414,19 +358,16 @@ class ModelsLab(StructuredOutputLLM):
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Chat kwargs for a tool turn: tool specs, ``tool_choice``, ``parallel_tool_calls``."""
-        use_strict = self.strict if strict is None else strict
-        specs = [to_tool_spec(t, strict=True if use_strict else None) for t in tools]
-        messages = list(chat_history or [])
-        if isinstance(user_msg, str):
-            user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
-        if user_msg is not None:
-            messages.append(user_msg)
-        prepared: dict[str, Any] = {"messages": messages, **kwargs}
-        if specs:
-            prepared["tools"] = specs
-            prepared["tool_choice"] = resolve_tool_choice(tool_choice, tool_required=tool_required)
-            prepared["parallel_tool_calls"] = allow_parallel_tool_calls
-        return prepared
+        return tool_chat_kwargs(
+            tools,
+            user_msg,
+            chat_history,
+            strict=self.strict if strict is None else strict,
+            allow_parallel_tool_calls=allow_parallel_tool_calls,
+            tool_required=tool_required,
+            tool_choice=tool_choice,
+            kwargs=kwargs,
+        )
 
     def _validate_chat_with_tools_response(
         self,
@@ -436,18 +377,7 @@ class ModelsLab(StructuredOutputLLM):
         **kwargs: Any,
     ) -> ChatResponse:
         """Keep only the first tool call when parallel calls were not allowed."""
-        if allow_parallel_tool_calls:
-            return response
-        blocks = response.message.blocks
-        calls = [b for b in blocks if isinstance(b, ToolCallBlock)]
-        if len(calls) > 1:
-            response.message.blocks = [
-                b for b in blocks if not isinstance(b, ToolCallBlock) or b is calls[0]
-            ]
-            legacy = response.message.additional_kwargs.get("tool_calls")
-            if legacy:
-                response.message.additional_kwargs["tool_calls"] = legacy[:1]
-        return response
+        return response if allow_parallel_tool_calls else keep_first_call(response)
 
     def get_tool_calls_from_response(
         self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
@@ -463,15 +393,4 @@ class ModelsLab(StructuredOutputLLM):
         call's `ToolCallBlock.tool_kwargs`). LlamaIndex's OpenAI integration instead repairs
         or empties such arguments and runs the tool anyway.
         """
-        blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
-        if not blocks and error_on_no_tool_call:
-            raise ValueError(f"Expected at least one tool call, but got {len(blocks)} tool calls.")
-        partial = bool(response.additional_kwargs.get(PARTIAL_TOOL_CALLS))
-        return [
-            ToolSelection(
-                tool_id=b.tool_call_id or "",
-                tool_name=b.tool_name,
-                tool_kwargs=_partial_kwargs(b.tool_kwargs) if partial else _exact_kwargs(b),
-            )
-            for b in blocks
-        ]
+        return tool_selections(response, error_on_no_tool_call)

@@ -34,7 +34,7 @@ from ._exceptions import (
     is_context_overflow,
 )
 from ._version import __version__
-from .dialects._base import DialectCodec, ModelField
+from .dialects import DialectCodec
 from .types import (
     ChatRequest,
     ChatResult,
@@ -44,12 +44,14 @@ from .types import (
     JsonObjectFormat,
     JsonSchemaFormat,
     Message,
+    ModelField,
     ModelInfo,
     NamedToolChoice,
     OutputFormat,
     Part,
     ReasoningPart,
     Role,
+    SamplingParams,
     StreamDelta,
     TextPart,
     ToolCall,
@@ -100,6 +102,7 @@ __all__ = [
     "RequestTooLargeError",
     "RetryPolicy",
     "Role",
+    "SamplingParams",
     "ServiceUnavailableError",
     "StreamAccumulator",
     "StreamDelta",

@@ -1,48 +1,32 @@
 """Fold `StreamDelta`s into a `ChatResult`: a pure reducer over plain state.
 
-``add`` is O(size of the delta); pydantic objects are built only when a snapshot or the
-result is asked for. Tool calls are keyed by index: id and name are set once, arguments are
-appended and parsed at the end (empty -> ``{}``, unparseable -> ``ToolCall.parse_error``).
+``add`` is O(size of the delta); the pydantic result is built once, by ``result``. Tool calls
+are keyed by index: id and name are set once, arguments are appended and parsed at the end
+(empty -> ``{}``, unparseable -> ``ToolCall.parse_error``, see `modelslab_core.tool_calls`).
 
 >>> acc = StreamAccumulator()
 >>> for d in deltas:            # doctest: +SKIP
-...     snapshot = acc.feed(d)
+...     acc.add(d)
 >>> acc.result()                # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from typing import Any
+from .tool_calls import tool_call_from_raw
+from .types import ChatResult, FinishReason, StreamDelta, Usage
 
-from .dialects._common import make_tool_call
-from .types import ChatResult, FinishReason, StreamDelta, ToolCall, Usage
-
-__all__ = ["StreamAccumulator", "accumulate", "parse_partial_json"]
-
-_TAIL_TRIMS = 7
+__all__ = ["StreamAccumulator"]
 
 
 class _ToolState:
     """One tool call being streamed."""
 
-    __slots__ = ("arguments", "id", "name", "partial")
+    __slots__ = ("arguments", "id", "name")
 
     def __init__(self) -> None:
         self.id: str | None = None
         self.name: str | None = None
         self.arguments: list[str] = []
-        self.partial: tuple[int, dict[str, Any]] = (0, {})
-        """Cache: the lenient parse of the first N argument pieces."""
-
-    def lenient(self) -> dict[str, Any]:
-        """The arguments so far, parsed leniently (cached until more arrive)."""
-        count, value = self.partial
-        if count != len(self.arguments):
-            value = parse_partial_json("".join(self.arguments)) or {}
-            self.partial = (len(self.arguments), value)
-        return value
 
 
 class StreamAccumulator:
@@ -72,7 +56,7 @@ class StreamAccumulator:
         self.usage: Usage | None = None
 
     def add(self, delta: StreamDelta) -> None:
-        """Fold one delta in (no snapshot built)."""
+        """Fold one delta in."""
         if delta.text:
             self._text.append(delta.text)
         if delta.reasoning:
@@ -99,50 +83,24 @@ class StreamAccumulator:
         if self.model is None and delta.model:
             self.model = delta.model
 
-    def feed(self, delta: StreamDelta) -> ChatResult:
-        """Fold one delta in and return the snapshot so far (tool arguments parsed leniently)."""
-        self.add(delta)
-        return self.snapshot()
-
     @property
     def text(self) -> str:
         """The text so far."""
         return "".join(self._text)
 
-    @property
-    def reasoning(self) -> str:
-        """The reasoning so far."""
-        return "".join(self._reasoning)
-
     def raw_tool_calls(self) -> list[tuple[int, str | None, str | None, str]]:
-        """``(index, id, name, arguments text)`` of every tool call so far, by index."""
+        """``(index, id, name, arguments text)`` of every tool call so far, by index (id and
+        name are ``None`` until they arrive)."""
         return [
             (index, t.id, t.name, "".join(t.arguments)) for index, t in sorted(self._tools.items())
         ]
 
-    def snapshot(self) -> ChatResult:
-        """The answer so far. Tool arguments are closed with `parse_partial_json` (no errors)."""
-        calls = [
-            ToolCall.model_construct(
-                id=t.id or f"call_{index}",
-                name=t.name or "",
-                arguments=t.lenient(),
-                raw_arguments="".join(t.arguments) or None,
-                parse_error=None,
-            )
-            for index, t in sorted(self._tools.items())
-        ]
-        return self._build(calls)
-
     def result(self) -> ChatResult:
-        """The final answer: tool arguments parsed strictly (errors in ``parse_error``)."""
+        """The answer so far; tool arguments parsed strictly (errors in ``parse_error``)."""
         calls = [
-            make_tool_call(call_id or f"call_{index}", name or "", text)
+            tool_call_from_raw(call_id or f"call_{index}", name or "", text)
             for index, call_id, name, text in self.raw_tool_calls()
         ]
-        return self._build(calls)
-
-    def _build(self, calls: list[ToolCall]) -> ChatResult:
         return ChatResult.model_construct(
             id=self.id,
             model=self.model,
@@ -155,90 +113,3 @@ class StreamAccumulator:
             usage=self.usage,
             raw={},
         )
-
-
-def accumulate(state: StreamAccumulator | None, delta: StreamDelta) -> StreamAccumulator:
-    """Functional form: fold ``delta`` into ``state`` (a new accumulator when ``None``)."""
-    acc = state if state is not None else StreamAccumulator()
-    acc.add(delta)
-    return acc
-
-
-def _close_json(text: str) -> str | None:
-    """``text`` with an open string and open brackets closed; ``None`` if brackets mismatch."""
-    stack: list[str] = []
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch == "{":
-            stack.append("}")
-        elif ch == "[":
-            stack.append("]")
-        elif ch in "}]":
-            if not stack or stack[-1] != ch:
-                return None
-            stack.pop()
-    if in_string:
-        text = (text[:-1] if escaped else text) + '"'
-    return text + "".join(reversed(stack))
-
-
-def _structural_cuts(text: str) -> list[int]:
-    """Cut points before each ``,``/``:`` and after each ``{``/``[`` outside strings, last first."""
-    cuts: list[int] = []
-    in_string = escaped = False
-    for pos, ch in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in ",:":
-            cuts.append(pos)
-        elif ch in "{[":
-            cuts.append(pos + 1)
-    cuts.reverse()
-    return cuts
-
-
-def _cuts(text: str) -> Iterator[int]:
-    """Where to try cutting ``text``: whole, then a few trailing chars, then structural points."""
-    end = len(text)
-    yield from range(end, max(end - _TAIL_TRIMS, 0), -1)
-    yield from _structural_cuts(text)
-
-
-def parse_partial_json(text: str) -> dict[str, Any] | None:
-    """Parse a JSON object that may be cut short (mid-stream tool arguments).
-
-    Open strings and brackets are closed; an incomplete trailing token (a half key, a bare
-    ``:``, ``tru``) is dropped. Returns ``{}`` for empty text and ``None`` when no object can
-    be recovered (or the text is not an object).
-    """
-    candidate = text.strip()
-    if not candidate:
-        return {}
-    if candidate[0] != "{":
-        return None
-    for cut in _cuts(candidate):
-        closed = _close_json(candidate[:cut].rstrip())
-        if closed is None:
-            continue
-        try:
-            value = json.loads(closed)
-        except ValueError:
-            continue
-        return value if isinstance(value, dict) else None
-    return None

@@ -14,25 +14,31 @@ import json
 import ssl
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 from httpx._config import create_ssl_context
 from pydantic import ValidationError
 
 from ._config import ClientConfig
-from ._exceptions import APIResponseValidationError
+from ._errors import DECODE_BUGS, as_api_error
+from ._exceptions import APIError, APIResponseValidationError
 from ._transport import AsyncTransport, EventHandler, SyncTransport
-from .dialects import anthropic_messages, openai_chat
-from .dialects._base import DialectCodec
-from .types import ChatRequest, ChatResult, Dialect, JsonSchemaFormat, ModelInfo, StreamDelta
+from .dialects import DialectCodec, codec_for
+from .dialects.anthropic_encode import encode_count_tokens
+from .types import (
+    ChatRequest,
+    ChatResult,
+    Dialect,
+    JsonSchemaFormat,
+    Message,
+    ModelInfo,
+    StreamDelta,
+)
 
 __all__ = ["AsyncModelsLabClient", "ModelsLabClient"]
 
-_CODECS: dict[str, DialectCodec] = {
-    "openai": openai_chat.DIALECT,
-    "anthropic": anthropic_messages.DIALECT,
-}
+_H = TypeVar("_H", httpx.Client, httpx.AsyncClient)
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 MODELS_PATH = "/v1/models"
 _UNPICKLED = ("_http", "_injected", "_transport", "_lock", "_clients")
@@ -59,12 +65,12 @@ def _make_config(config: ClientConfig | None, fields: dict[str, Any]) -> ClientC
     return ClientConfig(**{**dict(config), **fields})
 
 
-def _check_request(request: ChatRequest) -> None:
-    """Reject bad input before any network call."""
+def _check_request(request: ChatRequest, *, chat: bool = True) -> None:
+    """Reject bad input before any network call (a chat needs a message; a count does not)."""
     if not isinstance(request, ChatRequest):
         raise TypeError(f"request must be a ChatRequest, not {type(request).__name__}")
-    if not request.messages:
-        raise ValueError("ChatRequest.messages is empty: send at least one message")
+    if chat and not request.messages:
+        raise ValueError("At least one message is required (ChatRequest.messages is empty)")
     if not request.model.strip():
         raise ValueError("ChatRequest.model is empty: name the model to use")
     _check_sampling(request)
@@ -109,20 +115,46 @@ def _check_serialisable(request: ChatRequest) -> None:
     _check_json(request.extra_body, "extra_body")
 
 
-def _decode_chat(codec: DialectCodec, payload: dict[str, Any]) -> ChatResult:
+def _decode_chat(codec: DialectCodec, payload: dict[str, Any], secret: str) -> ChatResult:
     try:
         return codec.decode_response(payload)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise APIResponseValidationError(
-            f"Unexpected {codec.name} response: {exc}", body=payload
-        ) from exc
+    except (APIError, *DECODE_BUGS) as exc:
+        raise as_api_error(exc, secret=secret, body=payload) from None
+
+
+_PROBE = Message.text("user", ".")
+"""The turn added to a count of a request that has none (``count_tokens`` requires one)."""
+
+
+def count_bodies(request: ChatRequest) -> list[dict[str, Any]]:
+    """The ``count_tokens`` bodies whose counts `combine_counts` turns into ``request``'s.
+
+    ``[]`` when there is nothing to count (0 tokens); one body for a request with turns; for
+    a request with only a system prompt and/or tools (which the endpoint refuses alone), the
+    request plus a one-word user turn, and that turn alone: the difference is what the system
+    prompt and tools cost inside a real request.
+    """
+    if any(m.role != "system" for m in request.messages):
+        return [encode_count_tokens(request)]
+    if not request.messages and not request.tools:
+        return []
+    probe = request.model_copy(update={"messages": [_PROBE], "tools": []})
+    with_probe = request.model_copy(update={"messages": [*request.messages, _PROBE]})
+    return [encode_count_tokens(with_probe), encode_count_tokens(probe)]
+
+
+def combine_counts(counts: list[int]) -> int:
+    """The token count of a request from the counts of its `count_bodies`."""
+    if not counts:
+        return 0
+    return counts[0] if len(counts) == 1 else max(counts[0] - counts[1], 0)
 
 
 def _decode_tokens(payload: dict[str, Any]) -> int:
     tokens = payload.get("input_tokens")
-    if not isinstance(tokens, int) or isinstance(tokens, bool):
+    if type(tokens) is not int or tokens < 0:
         raise APIResponseValidationError(
-            "count_tokens answer has no integer 'input_tokens'", body=payload
+            "count_tokens answer has no non-negative integer 'input_tokens'", body=payload
         )
     return tokens
 
@@ -149,11 +181,19 @@ async def _close_with_loop(client: httpx.AsyncClient) -> AsyncGenerator[None, No
         await client.aclose()
 
 
-class _ClientBase:
-    """Config, input checks and codec choice shared by both clients."""
+class _ClientBase(Generic[_H]):
+    """Config, injected httpx client, input checks and codec choice shared by both clients."""
 
-    def __init__(self, config: ClientConfig | None = None, **config_fields: Any) -> None:
+    def __init__(
+        self,
+        config: ClientConfig | None = None,
+        *,
+        http_client: _H | None = None,
+        **config_fields: Any,
+    ) -> None:
         self.config = _make_config(config, config_fields)
+        self._injected: _H | None = http_client
+        self._reset_io()
 
     def __repr__(self) -> str:
         cfg = self.config
@@ -165,11 +205,16 @@ class _ClientBase:
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in _UNPICKLED}
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._injected = None
+        self._reset_io()
+
+    def _reset_io(self) -> None:
+        raise NotImplementedError
+
     def _codec(self, dialect: Dialect | None) -> DialectCodec:
-        name = dialect or self.config.dialect
-        if name not in _CODECS:
-            raise ValueError(f"Unknown dialect {name!r}; use 'openai' or 'anthropic'")
-        return _CODECS[name]
+        return codec_for(dialect or self.config.dialect)
 
     def _chat_body(
         self, request: ChatRequest, codec: DialectCodec, *, stream: bool
@@ -178,10 +223,10 @@ class _ClientBase:
         _check_request(request)
         return codec.encode_request(request, stream=stream, model_field=self.config.model_field)
 
-    def _count_body(self, request: ChatRequest) -> dict[str, Any]:
+    def _count_bodies(self, request: ChatRequest) -> list[dict[str, Any]]:
         self.config.require_api_key()
-        _check_request(request)
-        return anthropic_messages.DIALECT.encode_count_tokens(request)
+        _check_request(request, chat=False)
+        return count_bodies(request)
 
     @staticmethod
     def _handler(codec: DialectCodec) -> Callable[[], EventHandler[StreamDelta]]:
@@ -194,24 +239,9 @@ class _ClientBase:
         return new
 
 
-class ModelsLabClient(_ClientBase):
-    """Blocking client. ``ModelsLabClient(api_key=..., base_url=...)`` or pass a `ClientConfig`."""
-
-    def __init__(
-        self,
-        config: ClientConfig | None = None,
-        *,
-        http_client: httpx.Client | None = None,
-        **config_fields: Any,
-    ) -> None:
-        super().__init__(config, **config_fields)
-        self._injected = http_client
-        self._reset_io()
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._injected = None
-        self._reset_io()
+class ModelsLabClient(_ClientBase[httpx.Client]):
+    """Blocking client. ``ModelsLabClient(api_key=..., base_url=...)`` or pass a `ClientConfig`;
+    ``http_client``: an ``httpx.Client`` to use as is (never closed by us)."""
 
     def _reset_io(self) -> None:
         self._http: httpx.Client | None = None
@@ -235,7 +265,8 @@ class ModelsLabClient(_ClientBase):
         """Send ``request`` and return the complete answer."""
         codec = self._codec(dialect)
         body = self._chat_body(request, codec, stream=False)
-        return _decode_chat(codec, self._t().request_json("POST", codec.path, body))
+        payload = self._t().request_json("POST", codec.path, body)
+        return _decode_chat(codec, payload, self.config.require_api_key())
 
     def stream(
         self, request: ChatRequest, *, dialect: Dialect | None = None
@@ -246,9 +277,13 @@ class ModelsLabClient(_ClientBase):
         return self._t().stream(codec.path, body, self._handler(codec))
 
     def count_tokens(self, request: ChatRequest) -> int:
-        """Input tokens of ``request`` (always via the Anthropic ``count_tokens`` endpoint)."""
-        body = self._count_body(request)
-        return _decode_tokens(self._t().request_json("POST", COUNT_TOKENS_PATH, body))
+        """Input tokens of ``request`` as the server counts them in a real request (always via
+        the Anthropic ``count_tokens`` endpoint; no turns and no tools: 0, no request)."""
+        bodies = self._count_bodies(request)
+        t = self._t()
+        return combine_counts(
+            [_decode_tokens(t.request_json("POST", COUNT_TOKENS_PATH, b)) for b in bodies]
+        )
 
     def list_models(self) -> list[ModelInfo]:
         """The models the key can use (``GET /v1/models``)."""
@@ -269,24 +304,9 @@ class ModelsLabClient(_ClientBase):
         self.close()
 
 
-class AsyncModelsLabClient(_ClientBase):
-    """Async client; one httpx client per running event loop. ``await c.close()`` when done."""
-
-    def __init__(
-        self,
-        config: ClientConfig | None = None,
-        *,
-        http_client: httpx.AsyncClient | None = None,
-        **config_fields: Any,
-    ) -> None:
-        super().__init__(config, **config_fields)
-        self._injected = http_client
-        self._reset_io()
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._injected = None
-        self._reset_io()
+class AsyncModelsLabClient(_ClientBase[httpx.AsyncClient]):
+    """Async client; one httpx client per running event loop. ``await c.close()`` when done.
+    ``http_client``: an ``httpx.AsyncClient`` to use as is (never closed by us)."""
 
     def _reset_io(self) -> None:
         self._clients: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
@@ -318,7 +338,8 @@ class AsyncModelsLabClient(_ClientBase):
         """Send ``request`` and return the complete answer."""
         codec = self._codec(dialect)
         body = self._chat_body(request, codec, stream=False)
-        return _decode_chat(codec, await self._t().request_json("POST", codec.path, body))
+        payload = await self._t().request_json("POST", codec.path, body)
+        return _decode_chat(codec, payload, self.config.require_api_key())
 
     def stream(
         self, request: ChatRequest, *, dialect: Dialect | None = None
@@ -329,9 +350,12 @@ class AsyncModelsLabClient(_ClientBase):
         return self._t().stream(codec.path, body, self._handler(codec))
 
     async def count_tokens(self, request: ChatRequest) -> int:
-        """Input tokens of ``request`` (always via the Anthropic ``count_tokens`` endpoint)."""
-        body = self._count_body(request)
-        return _decode_tokens(await self._t().request_json("POST", COUNT_TOKENS_PATH, body))
+        """Input tokens of ``request`` (see `ModelsLabClient.count_tokens`)."""
+        bodies = self._count_bodies(request)
+        t = self._t()
+        return combine_counts(
+            [_decode_tokens(await t.request_json("POST", COUNT_TOKENS_PATH, b)) for b in bodies]
+        )
 
     async def list_models(self) -> list[ModelInfo]:
         """The models the key can use (``GET /v1/models``)."""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from ._version import __version__
-from .dialects._base import ModelField
-from .types import Dialect
+from .types import Dialect, ModelField
 
 __all__ = ["DEFAULT_BASE_URL", "AuthMode", "ClientConfig", "RetryPolicy"]
 
@@ -78,6 +78,28 @@ class ClientConfig(BaseModel):
         if url.endswith("/v1"):
             url = url[: -len("/v1")]
         return url
+
+    @classmethod
+    def from_settings(
+        cls,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        retry: RetryPolicy | Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> ClientConfig:
+        """The config for an adapter's settings; both adapters build theirs here.
+
+        ``timeout``: seconds to connect and to wait for each read (one number, as httpx
+        means it); ``None`` keeps the defaults (10 s to connect, 120 s per read).
+        ``max_retries`` overrides ``retry``'s. Other ``fields`` are `ClientConfig` fields.
+        """
+        if timeout is not None:
+            fields = {"connect_timeout": timeout, "read_timeout": timeout, **fields}
+        policy = dict(retry) if isinstance(retry, Mapping) else dict(retry or RetryPolicy())
+        if max_retries is not None:
+            policy["max_retries"] = max_retries
+        return cls(retry=RetryPolicy(**policy), **fields)
 
     @property
     def user_agent(self) -> str:

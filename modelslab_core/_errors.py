@@ -13,6 +13,7 @@ from typing import Any
 
 from ._exceptions import (
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     ProcessingResponseError,
     error_class_for,
@@ -20,6 +21,8 @@ from ._exceptions import (
 from ._retry import get_header, parse_retry_after
 
 __all__ = [
+    "DECODE_BUGS",
+    "as_api_error",
     "error_from_payload",
     "error_from_response",
     "is_error_payload",
@@ -136,7 +139,7 @@ def is_error_payload(payload: dict[str, Any]) -> bool:
     if payload.get("type") == "error":
         return True
     error = payload.get("error")
-    return bool(error) and isinstance(error, (dict, str)) and "choices" not in payload
+    return bool(error) and isinstance(error, (dict, str)) and not payload.get("choices")
 
 
 def error_from_payload(
@@ -146,8 +149,12 @@ def error_from_payload(
     request_id: str | None = None,
     headers: Mapping[str, str] | None = None,
     secret: str | None = None,
+    force: bool = False,
 ) -> APIError | None:
     """The error a JSON object reports, or None when it is a normal answer.
+
+    ``force``: the object is known to report an error (an SSE event named ``error``), even if
+    it does not look like one; it is then built like any other error body.
 
     Detects ``{"status": "error"|"failed", "message"|"messege": ...}`` envelopes, OpenAI
     ``{"error": {...}}`` bodies, Anthropic ``{"type": "error", "error": {...}}`` events and
@@ -166,7 +173,7 @@ def error_from_payload(
             body=redact(payload, secret),
             retry_after=parse_retry_after(headers, payload),
         )
-    if not is_error_payload(payload):
+    if not force and not is_error_payload(payload):
         return None
     return _build(
         payload,
@@ -217,3 +224,34 @@ def error_from_response(
         body=redact(parsed, secret),
         retry_after=parse_retry_after(headers, None),
     )
+
+
+DECODE_BUGS = (ValueError, TypeError, KeyError, AttributeError, IndexError)
+"""What a decoder may raise on a body it did not expect (besides typed errors)."""
+
+
+def as_api_error(
+    exc: Exception, *, secret: str | None, body: Any = None, request_id: str | None = None
+) -> APIError:
+    """What decoding raised, as a key-free `APIError`: a typed error with the key masked out
+    of its message and body; anything else as `APIResponseValidationError` naming it."""
+    if isinstance(exc, APIError):
+        if not secret:
+            return exc
+        clone = type(exc)(
+            exc.message.replace(secret, _MASK),
+            status_code=exc.status_code,
+            request_id=exc.request_id or request_id,
+            body=redact(exc.body, secret),
+            error_type=exc.error_type,
+            retry_after=exc.retry_after,
+        )
+        clone.__suppress_context__ = True  # the original may quote the key
+        return clone
+    message = safe_message(f"{type(exc).__name__}: {exc}", secret)
+    error = APIResponseValidationError(
+        f"Unexpected response: {message}", request_id=request_id, body=redact(body, secret)
+    )
+    error.__cause__ = None if secret and secret in str(exc) else exc
+    error.__suppress_context__ = True
+    return error

@@ -15,11 +15,10 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from ._errors import error_from_payload, safe_message
+from ._errors import DECODE_BUGS, as_api_error, error_from_payload, safe_message
 from ._exceptions import (
     APIError,
     APIResponseValidationError,
-    APIStatusError,
     ProcessingResponseError,
     StreamInterruptedError,
     StreamTimeoutError,
@@ -128,22 +127,17 @@ class StreamRun(Generic[T]):
                 self.done = True
                 return []
         payload = self._parse(data)
-        if may_report_error(payload):
-            error = error_from_payload(payload, request_id=self.request_id, secret=self.secret)
+        named_error = sse.event == "error"
+        if named_error or may_report_error(payload):
+            error = error_from_payload(
+                payload, request_id=self.request_id, secret=self.secret, force=named_error
+            )
             if error is not None:
                 raise error
-        if sse.event == "error":
-            raise APIStatusError(
-                safe_message(payload, self.secret), request_id=self.request_id, body=payload
-            )
         try:
             outputs, done = self.handler(sse.event, payload)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise APIResponseValidationError(
-                f"Unexpected stream event: {safe_message(str(exc), self.secret)}",
-                request_id=self.request_id,
-                body=payload,
-            ) from exc
+        except (APIError, *DECODE_BUGS) as exc:  # as_api_error sets the (key-free) cause
+            raise as_api_error(exc, secret=self.secret, body=payload, request_id=self.request_id)  # noqa: B904
         self.done = done
         return outputs
 

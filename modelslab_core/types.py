@@ -15,11 +15,14 @@ Requests and results are pydantic models; the per-chunk stream carriers `StreamD
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .construct import trusted
+
 __all__ = [
+    "SAMPLING_FIELDS",
     "ChatRequest",
     "ChatResult",
     "Dialect",
@@ -28,12 +31,14 @@ __all__ = [
     "JsonObjectFormat",
     "JsonSchemaFormat",
     "Message",
+    "ModelField",
     "ModelInfo",
     "NamedToolChoice",
     "OutputFormat",
     "Part",
     "ReasoningPart",
     "Role",
+    "SamplingParams",
     "StreamDelta",
     "TextPart",
     "ToolCall",
@@ -50,6 +55,9 @@ Role = Literal["system", "user", "assistant", "tool"]
 
 Dialect = Literal["openai", "anthropic"]
 """Which wire dialect a request uses: ``/chat/completions`` or ``/v1/messages``."""
+
+ModelField = Literal["model", "model_id", "both"]
+"""Which body field names the model: ModelsLab accepts ``model`` and ``model_id``."""
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error", "unknown"]
 """Normalised finish reason; the provider's own value stays in ``ChatResult.raw``."""
@@ -170,7 +178,26 @@ class JsonSchemaFormat(_Model):
 OutputFormat = Annotated[JsonObjectFormat | JsonSchemaFormat, Field(discriminator="type")]
 
 
-class ChatRequest(_Model):
+class SamplingParams(_Model):
+    """The scalar generation settings a request may carry (``None``: the server's default).
+
+    `SAMPLING_FIELDS` lists them; adapters and dialects take the list from here."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    repetition_penalty: float | None = None
+    seed: int | None = None
+
+
+SAMPLING_FIELDS: tuple[str, ...] = tuple(SamplingParams.model_fields)
+"""The names of the scalar sampling fields of `ChatRequest`, in wire order."""
+
+
+class ChatRequest(SamplingParams):
     """A chat request in neutral form. ``extra_body`` is merged into the wire JSON last."""
 
     model: str
@@ -179,15 +206,7 @@ class ChatRequest(_Model):
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: OutputFormat | None = None
-    max_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    repetition_penalty: float | None = None
     stop: list[str] | None = None
-    seed: int | None = None
     include_usage: bool = True
     """When streaming, ask for usage on the last chunk (``stream_options.include_usage``)."""
     extra_body: dict[str, Any] = Field(default_factory=dict)
@@ -275,34 +294,15 @@ class ModelInfo(_Model):
 
 # --------------------------------------------------------------------------- trusted builders
 
-_set = object.__setattr__
 _MESSAGE_FIELDS = set(Message.model_fields)
 _TEXT_FIELDS = set(TextPart.model_fields)
 """Shared, complete fields sets: pydantic's ``fields_set.add`` on assignment never changes them,
 and one shared set per class means fewer GC-tracked objects per message."""
 
 
-def _trusted(cls: type[_M], values: dict[str, Any], fields: set[str]) -> _M:
-    """``cls`` from complete, already valid ``values``, without validation.
-
-    What ``model_construct`` does, minus its per-field Python loop (which makes it slower than
-    validating): adapters convert long histories with these, and a 10,000-message request then
-    creates few enough GC-tracked objects that building it does not trigger a full collection.
-    """
-    obj = cls.__new__(cls)
-    _set(obj, "__dict__", values)
-    _set(obj, "__pydantic_fields_set__", fields)
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
-    return obj
-
-
-_M = TypeVar("_M", Message, TextPart)
-
-
 def trusted_text_part(text: str) -> TextPart:
     """A `TextPart` of a ``str`` the caller has already checked (no validation)."""
-    return _trusted(TextPart, {"type": "text", "text": text}, _TEXT_FIELDS)
+    return trusted(TextPart, {"type": "text", "text": text}, _TEXT_FIELDS)
 
 
 def trusted_message(
@@ -314,7 +314,11 @@ def trusted_message(
     tool_call_id: str | None = None,
     is_error: bool = False,
 ) -> Message:
-    """A `Message` from parts and values the caller has already checked (no validation)."""
+    """A `Message` from parts and values the caller has already checked (no validation).
+
+    Adapters convert long histories with these (`modelslab_core.construct.trusted`): a
+    10,000-message request then creates few enough GC-tracked objects that building it does
+    not trigger a full collection."""
     values = {
         "role": role,
         "content": content,
@@ -323,4 +327,4 @@ def trusted_message(
         "name": name,
         "is_error": is_error,
     }
-    return _trusted(Message, values, _MESSAGE_FIELDS)
+    return trusted(Message, values, _MESSAGE_FIELDS)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
+from _support import FIXTURES, read_sse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,14 +17,12 @@ from modelslab_core._exceptions import (
     APIResponseValidationError,
     OverloadedError,
 )
-from modelslab_core.dialects._base import DialectCodec
-from modelslab_core.dialects.anthropic_messages import (
+from modelslab_core.dialects import ANTHROPIC, DialectCodec
+from modelslab_core.dialects.anthropic_decode import decode_event, new_stream_state
+from modelslab_core.dialects.anthropic_encode import (
     DEFAULT_MAX_TOKENS,
-    DIALECT,
     JSON_OBJECT_INSTRUCTION,
-    decode_event,
     encode_count_tokens,
-    new_stream_state,
 )
 from modelslab_core.structured import structured_output
 from modelslab_core.types import (
@@ -41,23 +39,7 @@ from modelslab_core.types import (
     ToolSpec,
 )
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-CODEC: DialectCodec = DIALECT
-
-
-def read_sse(name: str) -> list[tuple[str | None, Any]]:
-    """``(event, data)`` of every data-bearing event in a recorded SSE file."""
-    events = []
-    for block in (FIXTURES / name).read_text().split("\n\n"):
-        event, data = None, []
-        for line in block.splitlines():
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].strip())
-        if data:
-            events.append((event, json.loads("\n".join(data))))
-    return events
+CODEC: DialectCodec = ANTHROPIC
 
 
 def run_stream(name: str) -> tuple[list[StreamDelta], list[tuple[str | None, bool, int]]]:
@@ -306,7 +288,6 @@ def test_count_tokens_body() -> None:
             {"name": "f", "description": "", "input_schema": {"type": "object", "properties": {}}}
         ],
     }
-    assert DIALECT.encode_count_tokens(request) == body
 
 
 def test_encoding_is_linear_in_history_length() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import gc
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
+from _support import FIXTURES, read_sse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,8 +17,8 @@ from modelslab_core._exceptions import (
     APIResponseValidationError,
     RateLimitError,
 )
-from modelslab_core.dialects._base import DialectCodec
-from modelslab_core.dialects.openai_chat import DIALECT, decode_event, new_stream_state
+from modelslab_core.dialects import OPENAI, DialectCodec
+from modelslab_core.dialects.openai_decode import decode_event, new_stream_state
 from modelslab_core.types import (
     ChatRequest,
     ImagePart,
@@ -33,24 +33,7 @@ from modelslab_core.types import (
     ToolSpec,
 )
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-CODEC: DialectCodec = DIALECT
-
-
-def read_sse(name: str) -> list[tuple[str | None, Any]]:
-    """``(event, data)`` of every data-bearing event in a recorded SSE file."""
-    events = []
-    for block in (FIXTURES / name).read_text().split("\n\n"):
-        event, data = None, []
-        for line in block.splitlines():
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].strip())
-        if data:
-            joined = "\n".join(data)
-            events.append((event, joined if joined == "[DONE]" else json.loads(joined)))
-    return events
+CODEC: DialectCodec = OPENAI
 
 
 def run_stream(name: str) -> tuple[list[StreamDelta], list[bool]]:
@@ -358,15 +341,15 @@ def test_error_body_is_a_typed_error() -> None:
         CODEC.decode_response(body)
 
 
-def test_lenient_on_odd_shapes() -> None:
-    body = {
-        "choices": [{"message": "not a dict"}, {"message": {"content": "second"}}],
-        "usage": "n/a",
-        "brand_new_field": {"x": 1},
-    }
+def test_unknown_fields_kept_wrong_shapes_refused() -> None:
+    body = {"choices": [{"message": {"content": "hi"}}], "brand_new_field": {"x": 1}}
     result = CODEC.decode_response(body)
-    assert result.text == "" and result.usage is None and result.tool_calls == []
-    assert result.raw["brand_new_field"] == {"x": 1}
+    assert result.text == "hi" and result.raw["brand_new_field"] == {"x": 1}
+    odd = {"choices": [{"message": "not a dict"}, {"message": {"content": "second"}}]}
+    with pytest.raises(APIResponseValidationError, match=r"choices\[0\]\.message is a string"):
+        CODEC.decode_response(odd)
+    with pytest.raises(APIResponseValidationError, match="usage is a string"):
+        CODEC.decode_response({**body, "usage": "n/a"})
 
 
 def test_round_trip_assistant_tool_calls() -> None:

@@ -23,7 +23,7 @@ from langchain_core.tracers.context import collect_runs
 from langsmith import utils as ls_utils
 
 from langchain_modelslab import ChatModelsLab
-from langchain_modelslab._fast_stream import ChunkFinisher, nobody_listens
+from langchain_modelslab._fast_path import ChunkFinisher, nobody_listens
 from modelslab_core.testing import Reply, StandIn
 
 MakeModel = Callable[..., ChatModelsLab]

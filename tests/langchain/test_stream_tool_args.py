@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.utils.json import parse_partial_json
 from pydantic import BaseModel, ConfigDict
 from pydantic.errors import PydanticInvalidForJsonSchema
 
 from langchain_modelslab import ChatModelsLab
-from langchain_modelslab._stream import (
+from langchain_modelslab._chunks import (
     StreamGeneration,
     StreamState,
     chunk_from_delta,
@@ -293,20 +293,17 @@ def test_unschemable_schema_fails_on_bind(
     assert standin.requests == []
 
 
-async def test_generate_streams_itself_with_the_strict_result(
+async def test_generate_is_plain_when_streaming_is_disabled(
     standin: StandIn, make_model: MakeModel, dialect: str, mode: str
 ) -> None:
-    """``_generate`` streams on its own when langchain-core calls it with ``streaming`` on
-    (its own streaming path is `test_streaming_invoke_equals_plain_invoke`)."""
+    """langchain-core streams through ``_stream``; it calls ``_generate`` only when streaming
+    is off for the call (here ``disable_streaming`` overrides ``streaming=True``), and then
+    the request is a plain one, as the user asked."""
     standin.enqueue(Reply(tool_calls=[{"name": "get_weather", "arguments": RAW}]))
-    model = make_model(dialect=dialect, streaming=True)
-    messages: list[BaseMessage] = [HumanMessage("go")]
-    if mode == "sync":
-        result = model._generate(messages, tools=[TOOL])
-    else:
-        result = await model._agenerate(messages, tools=[TOOL])
-    assert standin.requests[-1].json["stream"] is True
-    message = result.generations[0].message
+    model = make_model(dialect=dialect, streaming=True, disable_streaming=True)
+    bound = model.bind_tools([TOOL])
+    message = bound.invoke("go") if mode == "sync" else await bound.ainvoke("go")
+    assert "stream" not in standin.requests[-1].json
     assert isinstance(message, AIMessage)
     assert message.tool_calls == []
     assert [(c["name"], c["args"]) for c in message.invalid_tool_calls] == [("get_weather", RAW)]

@@ -124,11 +124,15 @@ async def test_tool_choice_is_never_sent_without_tools(
     llm: ModelsLab, standin: StandIn, dialect: str, sync: bool
 ) -> None:
     messages = [ChatMessage(role="user", content="hi")]
-    await chat(llm, sync, messages, tool_choice="required", parallel_tool_calls=False)
+    await chat(llm, sync, messages, tool_choice="auto", parallel_tool_calls=False)
     body = standin.last_request.json
     assert "tool_choice" not in body and "tools" not in body
     assert "parallel_tool_calls" not in body
     assert body == wire(dialect, [user("hi")])
+    # Forcing a call with no tool to call is contradictory: refused before sending.
+    with pytest.raises(ValueError, match="no tools are bound"):
+        await chat(llm, sync, messages, tool_choice="required")
+    assert len(standin.requests) == 1
 
 
 async def test_image_blocks_are_sent(

@@ -21,7 +21,6 @@ from llama_index.core.llms import callbacks as li_callbacks
 from pydantic import Field
 
 from llama_index_modelslab import ModelsLab
-from llama_index_modelslab import _stream as stream_module
 from llama_index_modelslab._instrument import is_observed
 from modelslab_core.testing import Reply, StandIn
 
@@ -58,7 +57,13 @@ def recorder(request: pytest.FixtureRequest) -> Iterator[_Recorder]:
 
 
 def test_the_fast_builder_is_active_for_the_installed_llama_index() -> None:
-    assert stream_module._make is stream_module._make_fast
+    from llama_index.core.base.llms.types import ChatMessage, ThinkingBlock, ToolCallBlock
+
+    from modelslab_core.construct import is_plain
+
+    # The snapshot classes are plain (else the guarded builder falls back to model_construct).
+    for cls in (TextBlock, ThinkingBlock, ToolCallBlock, ChatMessage, ChatResponse):
+        assert is_plain(cls), cls
 
 
 async def test_stream_snapshots_are_exact_independent_models(
@@ -266,7 +271,7 @@ def test_a_wrong_client_type_is_refused() -> None:
 def test_tool_specs_are_cached_but_never_shared() -> None:
     from llama_index.core.tools import FunctionTool
 
-    from llama_index_modelslab._convert import to_tool_spec
+    from llama_index_modelslab._tools import to_tool_spec
 
     tool = FunctionTool.from_defaults(fn=add)
     first = to_tool_spec(tool)

@@ -112,11 +112,10 @@ async def test_count_tokens_unknown_model_is_not_found(
     assert len(standin.requests) == 1  # a 404 is not retried
 
 
-async def test_count_tokens_empty_messages_fail_before_sending(
+async def test_count_tokens_of_nothing_is_zero_without_a_request(
     llm: ModelsLab, standin: StandIn, sync: bool
 ) -> None:
-    with pytest.raises(ValueError, match="message"):
-        await count(llm, sync, [])
+    assert await count(llm, sync, []) == 0
     assert standin.requests == []
 
 

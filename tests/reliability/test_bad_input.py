@@ -41,7 +41,7 @@ from modelslab_core import (
     ToolCall,
     ToolSpec,
 )
-from modelslab_core.dialects import anthropic_messages, openai_chat
+from modelslab_core.dialects import codec_for
 from modelslab_core.testing import StandIn
 
 BAD = (ValueError, TypeError)
@@ -491,7 +491,7 @@ def test_property_stream_decode_round_trip(
     pieces: list[str], args: dict[str, Any], cut: int, dialect: str
 ) -> None:
     """Text and tool arguments split anywhere come back whole through decode + accumulate."""
-    codec = openai_chat.DIALECT if dialect == "openai" else anthropic_messages.DIALECT
+    codec = codec_for(dialect)
     build = _openai_stream_events if dialect == "openai" else _anthropic_stream_events
     state = codec.new_stream_state()
     acc = StreamAccumulator()
@@ -512,15 +512,13 @@ def test_property_assistant_turn_round_trip(text: str, args: dict[str, Any], dia
     request = core_request(
         [Message.text("user", "go"), Message.text("assistant", text, tool_calls=[call])]
     )
+    codec = codec_for(dialect)
+    turn = codec.encode_request(request, stream=False, model_field="model")["messages"][-1]
     if dialect == "openai":
-        wire = openai_chat.DIALECT.encode_request(request, stream=False, model_field="model")
-        turn = wire["messages"][-1]
-        result = openai_chat.DIALECT.decode_response({"choices": [{"message": turn}]})
+        result = codec.decode_response({"choices": [{"message": turn}]})
     else:
-        wire = anthropic_messages.DIALECT.encode_request(request, stream=False, model_field="model")
-        turn = wire["messages"][-1]
-        result = anthropic_messages.DIALECT.decode_response(
-            {"type": "message", "role": "assistant", "content": turn["content"]}
-        )
+        content = turn["content"]
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        result = codec.decode_response({"type": "message", "role": "assistant", "content": blocks})
     assert result.text == text
     assert [(c.id, c.name, c.arguments) for c in result.tool_calls] == [("call_1", "f", args)]

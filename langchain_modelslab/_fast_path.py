@@ -62,9 +62,18 @@ def nobody_listens(model: BaseChatModel, config: RunnableConfig) -> bool:
 
 
 def can_take_fast_path(
-    model: ChatModelsLab, config: RunnableConfig, kwargs: dict[str, Any], *, async_api: bool
+    model: ChatModelsLab,
+    owner: type[ChatModelsLab],
+    config: RunnableConfig,
+    kwargs: dict[str, Any],
+    *,
+    async_api: bool,
 ) -> bool:
-    """Whether ``stream``/``astream`` may skip langchain-core's per-chunk machinery."""
+    """Whether ``stream``/``astream`` may skip langchain-core's per-chunk machinery (not for a
+    subclass that overrides ``owner``'s ``_stream``/``_astream``)."""
+    cls = type(model)
+    if cls._stream is not owner._stream or cls._astream is not owner._astream:
+        return False
     if not AVAILABLE or model.rate_limiter is not None:
         return False
     if not model._should_stream(async_api=async_api, **{**kwargs, "stream": True}):

@@ -1,6 +1,4 @@
-"""The Anthropic-compatible dialect: ``POST /v1/messages`` (and ``/v1/messages/count_tokens``).
-
-Pure functions only. ``DIALECT`` bundles them as a `DialectCodec`.
+"""Neutral request -> ``POST /v1/messages`` (and ``/v1/messages/count_tokens``) JSON (pure).
 
 Mapping rules (the Anthropic quirks live here, once):
 
@@ -21,54 +19,35 @@ Mapping rules (the Anthropic quirks live here, once):
   `modelslab_core.structured.structured_output`). It overrides the request's ``tool_choice``.
   ``json_object`` appends an instruction to ``system`` asking for one JSON object and nothing
   else; read the answer with `modelslab_core.structured.parse_json_text`.
-- Usage: ``input_tokens`` counts all prompt tokens (uncached + cache reads + cache writes),
-  like OpenAI's ``prompt_tokens``; ``cache_read_tokens`` and the extra
-  ``cache_creation_tokens`` say how many of them were cached.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from typing import Any
 
-from .._exceptions import APIResponseValidationError
 from ..types import (
     ChatRequest,
-    ChatResult,
-    Dialect,
     ImagePart,
     Message,
+    ModelField,
     NamedToolChoice,
     ReasoningPart,
-    StreamDelta,
     TextPart,
     ToolCall,
-    ToolCallChunk,
-    Usage,
 )
-from ._base import ModelField
-from ._common import (
-    content_text,
-    make_tool_call,
-    message_text,
-    normalise_finish_reason,
-    raise_event_error,
-)
+from ._common import message_text
 
 __all__ = [
+    "ANTHROPIC_SAMPLING",
     "DEFAULT_MAX_TOKENS",
-    "DIALECT",
     "JSON_OBJECT_INSTRUCTION",
-    "AnthropicMessagesDialect",
-    "AnthropicStreamState",
-    "decode_event",
-    "decode_response",
     "encode_count_tokens",
     "encode_messages",
     "encode_request",
-    "new_stream_state",
 ]
+
+ANTHROPIC_SAMPLING = ("temperature", "top_p", "top_k")
+"""The sampling fields ``/v1/messages`` takes (``max_tokens`` is sent on its own)."""
 
 DEFAULT_MAX_TOKENS = 1024
 """``max_tokens`` sent when the request leaves it unset (the API requires one)."""
@@ -251,7 +230,7 @@ def encode_request(
         body["tools"] = tools
     if choice is not None:
         body["tool_choice"] = choice
-    for name in ("temperature", "top_p", "top_k"):
+    for name in ANTHROPIC_SAMPLING:
         value = getattr(request, name)
         if value is not None:
             body[name] = value
@@ -274,225 +253,3 @@ def encode_count_tokens(request: ChatRequest) -> dict[str, Any]:
     if tools:
         body["tools"] = tools
     return body
-
-
-# --------------------------------------------------------------------------- decoding
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _usage(raw: dict[str, Any], input_tokens: int | None = None) -> Usage:
-    """`Usage` from an Anthropic usage object (``input_tokens`` may come from elsewhere)."""
-    uncached = _int(raw.get("input_tokens")) if input_tokens is None else input_tokens
-    read = raw.get("cache_read_input_tokens")
-    created = raw.get("cache_creation_input_tokens")
-    total_input = uncached + _int(read) + _int(created)
-    output = _int(raw.get("output_tokens"))
-    extras: dict[str, Any] = {}
-    if isinstance(created, int):
-        extras["cache_creation_tokens"] = created
-    return Usage(
-        input_tokens=total_input,
-        output_tokens=output,
-        total_tokens=total_input + output,
-        cache_read_tokens=read if isinstance(read, int) else None,
-        **extras,
-    )
-
-
-def decode_response(body: dict[str, Any]) -> ChatResult:
-    """A ``message`` body as a `ChatResult` (lenient; ``raw`` is the body)."""
-    if not isinstance(body, dict):
-        raise APIResponseValidationError(
-            f"Expected a JSON object from /v1/messages, got {type(body).__name__}", body=body
-        )
-    if body.get("type") == "error":
-        raise_event_error(body)
-    content = body.get("content")
-    if isinstance(content, str):
-        content = [{"type": "text", "text": content}]
-    if not isinstance(content, list):
-        keys = ", ".join(sorted(body)) or "none"
-        raise APIResponseValidationError(
-            f"The /v1/messages response has no 'content' list (keys: {keys})", body=body
-        )
-    text: list[str] = []
-    reasoning: list[str] = []
-    signature = None
-    calls: list[ToolCall] = []
-    for block in content:
-        if not isinstance(block, dict):
-            continue
-        kind = block.get("type")
-        if kind == "text":
-            text.append(content_text([block]))
-        elif kind == "tool_use":
-            call_id = str(block.get("id") or f"toolu_{len(calls)}")
-            calls.append(make_tool_call(call_id, str(block.get("name") or ""), block.get("input")))
-        elif kind == "thinking":
-            reasoning.append(str(block.get("thinking") or ""))
-            signature = block.get("signature") or signature
-    raw_stop = body.get("stop_reason")
-    usage = body.get("usage")
-    return ChatResult(
-        id=body.get("id") if isinstance(body.get("id"), str) else None,
-        model=body.get("model") if isinstance(body.get("model"), str) else None,
-        text="".join(text),
-        reasoning="".join(reasoning) or None,
-        reasoning_signature=signature if isinstance(signature, str) else None,
-        tool_calls=calls,
-        finish_reason=normalise_finish_reason(raw_stop),
-        raw_finish_reason=None if raw_stop is None else str(raw_stop),
-        usage=_usage(usage) if isinstance(usage, dict) else None,
-        raw=body,
-    )
-
-
-# --------------------------------------------------------------------------- streaming
-
-
-@dataclass
-class AnthropicStreamState:
-    """Per-stream state: start usage, tool index per content block, whether usage went out."""
-
-    start_usage: dict[str, Any] = field(default_factory=dict)
-    tool_index: dict[int, int] = field(default_factory=dict)
-    usage_sent: bool = False
-
-
-def new_stream_state() -> AnthropicStreamState:
-    """Fresh state for one stream."""
-    return AnthropicStreamState()
-
-
-def _block_delta(state: AnthropicStreamState, data: dict[str, Any]) -> list[StreamDelta]:
-    delta = data.get("delta") or {}
-    kind = delta.get("type")
-    if kind == "text_delta":
-        text = delta.get("text") or ""
-        return [StreamDelta(text=text)] if text else []
-    if kind == "input_json_delta":
-        tool = state.tool_index.get(data.get("index", 0))
-        partial = delta.get("partial_json") or ""
-        if tool is None or not partial:
-            return []
-        return [StreamDelta(tool_call_chunks=[ToolCallChunk(tool, None, None, partial)])]
-    if kind == "thinking_delta":
-        thinking = delta.get("thinking") or ""
-        return [StreamDelta(reasoning=thinking)] if thinking else []
-    if kind == "signature_delta":
-        signature = delta.get("signature") or ""
-        return [StreamDelta(reasoning_signature=signature)] if signature else []
-    return []
-
-
-def _block_start(state: AnthropicStreamState, data: dict[str, Any]) -> list[StreamDelta]:
-    block = data.get("content_block") or {}
-    kind = block.get("type")
-    if kind == "tool_use":
-        tool = len(state.tool_index)
-        state.tool_index[data.get("index", tool)] = tool
-        start = block.get("input")
-        arguments = json.dumps(start) if start else ""
-        chunk = ToolCallChunk(tool, block.get("id"), block.get("name"), arguments)
-        return [StreamDelta(tool_call_chunks=[chunk])]
-    if kind == "text" and block.get("text"):
-        return [StreamDelta(text=block["text"])]
-    if kind == "thinking" and block.get("thinking"):
-        return [StreamDelta(reasoning=block["thinking"])]
-    return []
-
-
-def _final_usage(state: AnthropicStreamState, raw: dict[str, Any] | None) -> Usage | None:
-    """The stream's usage, once: output from ``message_delta``, input from ``message_start``."""
-    if state.usage_sent or (not raw and not state.start_usage):
-        return None
-    merged = {**state.start_usage, **{k: v for k, v in (raw or {}).items() if v is not None}}
-    state.usage_sent = True
-    return _usage(merged)
-
-
-def _message_delta(state: AnthropicStreamState, data: dict[str, Any]) -> list[StreamDelta]:
-    delta = data.get("delta") or {}
-    raw_stop = delta.get("stop_reason")
-    usage = _final_usage(state, data.get("usage"))
-    if raw_stop is None and usage is None:
-        return []
-    return [
-        StreamDelta(
-            finish_reason=normalise_finish_reason(raw_stop),
-            raw_finish_reason=None if raw_stop is None else str(raw_stop),
-            usage=usage,
-        )
-    ]
-
-
-def _message_start(state: AnthropicStreamState, data: dict[str, Any]) -> list[StreamDelta]:
-    message = data.get("message") or {}
-    usage = message.get("usage")
-    if isinstance(usage, dict):
-        state.start_usage = usage
-    return [StreamDelta(id=message.get("id"), model=message.get("model"))]
-
-
-def decode_event(
-    state: AnthropicStreamState, event: str | None, data: dict[str, Any]
-) -> tuple[list[StreamDelta], bool]:
-    """The deltas of one Anthropic stream event, and whether it was ``message_stop``."""
-    kind = data.get("type") or event
-    try:
-        if kind == "content_block_delta":
-            return _block_delta(state, data), False
-        if kind == "content_block_start":
-            return _block_start(state, data), False
-        if kind == "message_delta":
-            return _message_delta(state, data), False
-        if kind == "message_start":
-            return _message_start(state, data), False
-        if kind == "message_stop":
-            usage = _final_usage(state, None)
-            return ([StreamDelta(usage=usage)] if usage is not None else []), True
-    except (AttributeError, TypeError) as exc:
-        raise APIResponseValidationError(
-            f"Malformed Anthropic stream event {kind!r}: {exc}", body=data
-        ) from exc
-    if kind == "error":
-        raise_event_error(data)
-    return [], False
-
-
-class AnthropicMessagesDialect:
-    """`DialectCodec` for ``POST /v1/messages``."""
-
-    name: Dialect = "anthropic"
-    path: str = "/v1/messages"
-    count_tokens_path: str = "/v1/messages/count_tokens"
-
-    def encode_request(
-        self, request: ChatRequest, *, stream: bool, model_field: ModelField
-    ) -> dict[str, Any]:
-        """The JSON body for ``request``."""
-        return encode_request(request, stream=stream, model_field=model_field)
-
-    def encode_count_tokens(self, request: ChatRequest) -> dict[str, Any]:
-        """The ``count_tokens`` body for ``request``."""
-        return encode_count_tokens(request)
-
-    def decode_response(self, body: dict[str, Any]) -> ChatResult:
-        """A complete response body as a `ChatResult`."""
-        return decode_response(body)
-
-    def new_stream_state(self) -> AnthropicStreamState:
-        """Fresh per-stream state."""
-        return new_stream_state()
-
-    def decode_event(
-        self, state: Any, event: str | None, data: dict[str, Any]
-    ) -> tuple[list[StreamDelta], bool]:
-        """The deltas one event adds, and whether the stream ended."""
-        return decode_event(state, event, data)
-
-
-DIALECT = AnthropicMessagesDialect()

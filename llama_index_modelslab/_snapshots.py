@@ -8,17 +8,17 @@ and ``additional_kwargs``, and the finish reason.
 
 Per-delta work is kept small. The text so far is one string, extended once per chunk (every
 response owns its snapshot, as consumers such as agents read ``message.content`` on each
-chunk). The three pydantic objects of a snapshot are built by `_make`: exactly what
-``model_construct`` builds (no validation), at about a quarter of its cost, which was the
-largest per-chunk cost of this module. Tool arguments stay text until someone asks for them.
-A snapshot that carries tool calls is marked ``additional_kwargs[PARTIAL_TOOL_CALLS] = True``:
+chunk). The three pydantic objects of a snapshot are built by the core's guarded
+`modelslab_core.construct.trusted`: exactly what ``model_construct`` builds (no validation),
+at about a quarter of its cost, which was the largest per-chunk cost of this module. Tool
+arguments stay text until someone asks for them. A snapshot that carries tool calls is marked ``additional_kwargs[PARTIAL_TOOL_CALLS] = True``:
 for it (and only for it) `ModelsLab.get_tool_calls_from_response` recovers cut-short
 arguments leniently; the final response is unmarked and read exactly.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -28,9 +28,10 @@ from llama_index.core.base.llms.types import (
     ThinkingBlock,
     ToolCallBlock,
 )
-from pydantic import BaseModel
 
 from modelslab_core import StreamAccumulator
+from modelslab_core.construct import trusted
+from modelslab_core.tool_calls import openai_tool_call
 from modelslab_core.types import StreamDelta
 
 from ._convert import to_chat_response, usage_kwargs
@@ -40,64 +41,16 @@ __all__ = ["PARTIAL_TOOL_CALLS", "StreamFolder"]
 PARTIAL_TOOL_CALLS = "partial_tool_calls"
 """Key in a mid-stream `ChatResponse`'s ``additional_kwargs``: its tool calls may be cut short."""
 
-_M = TypeVar("_M", bound=BaseModel)
 _ASSISTANT = MessageRole.ASSISTANT
-_FIELDS: dict[type[BaseModel], frozenset[str]] = {
-    TextBlock: frozenset({"block_type", "text"}),
-    ThinkingBlock: frozenset({"block_type", "content", "num_tokens", "additional_information"}),
-    ToolCallBlock: frozenset({"block_type", "tool_call_id", "tool_name", "tool_kwargs"}),
-    ChatMessage: frozenset({"role", "additional_kwargs", "blocks"}),
-    ChatResponse: frozenset({"message", "raw", "delta", "logprobs", "additional_kwargs"}),
-}
-"""Every field of each class `_make` builds (the callers below pass all of them)."""
-
-
-def _plain(cls: type[BaseModel]) -> bool:
-    """Whether an instance of ``cls`` is only its ``__dict__`` (no extras, private state or
-    post-init) and has exactly the fields we pass, so `_make` builds what ``model_construct``
-    would."""
-    return (
-        set(cls.model_fields) == _FIELDS[cls]
-        and not cls.__private_attributes__
-        and cls.__pydantic_post_init__ is None
-        and cls.model_config.get("extra") != "allow"
-        and not cls.__pydantic_root_model__
-    )
-
-
-_new = object.__new__
-_set = object.__setattr__
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-
-
-def _make_fast(cls: type[_M], values: dict[str, Any], fields_set: set[str]) -> _M:
-    """``cls.model_construct(_fields_set=fields_set, **values)`` for a `_plain` class given
-    every field in ``values``; no validation."""
-    obj = _new(cls)
-    _set(obj, "__dict__", values)
-    _set_fields_set(obj, fields_set)
-    _set_extra(obj, None)
-    _set_private(obj, None)
-    return obj
-
-
-def _make_slow(cls: type[_M], values: dict[str, Any], fields_set: set[str]) -> _M:
-    """The same through pydantic's ``model_construct`` (if llama-index-core's classes change)."""
-    return cls.model_construct(_fields_set=fields_set, **values)
-
-
-_make = _make_fast if all(_plain(cls) for cls in _FIELDS) else _make_slow
 
 
 def _text_block(text: str) -> TextBlock:
-    return _make(TextBlock, {"block_type": "text", "text": text}, {"text"})
+    return trusted(TextBlock, {"block_type": "text", "text": text}, {"text"})
 
 
 def _message(blocks: list[Any], message_kwargs: dict[str, Any]) -> ChatMessage:
     values = {"role": _ASSISTANT, "additional_kwargs": message_kwargs, "blocks": blocks}
-    return _make(ChatMessage, values, {"role", "additional_kwargs", "blocks"})
+    return trusted(ChatMessage, values, {"role", "additional_kwargs", "blocks"})
 
 
 def _response(message: ChatMessage, delta: str, extra: dict[str, Any]) -> ChatResponse:
@@ -108,7 +61,7 @@ def _response(message: ChatMessage, delta: str, extra: dict[str, Any]) -> ChatRe
         "logprobs": None,
         "additional_kwargs": extra,
     }
-    return _make(ChatResponse, values, {"message", "raw", "delta", "additional_kwargs"})
+    return trusted(ChatResponse, values, {"message", "raw", "delta", "additional_kwargs"})
 
 
 class StreamFolder:
@@ -146,7 +99,7 @@ class StreamFolder:
                 "num_tokens": None,
                 "additional_information": {},
             }
-            blocks.append(_make(ThinkingBlock, values, {"content"}))
+            blocks.append(trusted(ThinkingBlock, values, {"content"}))
         blocks.append(_text_block(self._text))
         message_kwargs: dict[str, Any] = {}
         extra: dict[str, Any] = {"thinking_delta": delta.reasoning} if delta.reasoning else {}
@@ -169,15 +122,9 @@ class StreamFolder:
                 "tool_kwargs": text,
             }
             blocks.append(
-                _make(ToolCallBlock, values, {"tool_call_id", "tool_name", "tool_kwargs"})
+                trusted(ToolCallBlock, values, {"tool_call_id", "tool_name", "tool_kwargs"})
             )
-            calls.append(
-                {
-                    "id": call_id,
-                    "type": "function",
-                    "function": {"name": name or "", "arguments": text},
-                }
-            )
+            calls.append(openai_tool_call(call_id, name or "", text))
         return calls
 
     def final(self) -> ChatResponse:
