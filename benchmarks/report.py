@@ -154,7 +154,8 @@ def build_table(summary: dict[str, Any], clients: list[str]) -> str:
 def _target(
     name: str, value: float | None, op: str, limit: float, detail: str = ""
 ) -> dict[str, Any]:
-    ok = None if value is None else (value <= limit if op == "<=" else value >= limit)
+    # A target that could not be measured is a failure, never a pass: "n/a" proves nothing.
+    ok = False if value is None else (value <= limit if op == "<=" else value >= limit)
     return {"target": name, "value": value, "op": op, "limit": limit, "pass": ok, "detail": detail}
 
 
@@ -164,7 +165,7 @@ def _ratio(summary: dict[str, Any], client: str, key: str, ref: str) -> float | 
 
 
 def check_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every target of issue 7, measured on this run (``pass`` None when not measured)."""
+    """Every target of issue 7, measured on this run (``pass`` False when not measured)."""
     s = res["summary"]
     t: list[dict[str, Any]] = []
     for ours, peer in (

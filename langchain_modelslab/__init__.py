@@ -14,55 +14,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from modelslab_core._version import __version__
 from modelslab_core.types import ModelInfo
 
-from ._errors import (
-    ModelsLabAPIError,
-    ModelsLabAuthenticationError,
-    ModelsLabBadRequestError,
-    ModelsLabConflictError,
-    ModelsLabConnectionError,
-    ModelsLabContextOverflowError,
-    ModelsLabInsufficientCreditsError,
-    ModelsLabInternalServerError,
-    ModelsLabNotFoundError,
-    ModelsLabOverloadedError,
-    ModelsLabPermissionDeniedError,
-    ModelsLabProcessingError,
-    ModelsLabRateLimitError,
-    ModelsLabRequestTooLargeError,
-    ModelsLabResponseValidationError,
-    ModelsLabServiceUnavailableError,
-    ModelsLabStatusError,
-    ModelsLabStreamInterruptedError,
-    ModelsLabStreamTimeoutError,
-    ModelsLabTimeoutError,
-    to_langchain_error,
-)
+from . import _errors
+from ._errors import *  # noqa: F403 - the LangChain-facing errors (_errors.__all__)
 from .chat_models import DEFAULT_MODEL, ChatModelsLab
 
-__all__ = [
-    "DEFAULT_MODEL",
-    "ChatModelsLab",
-    "ModelInfo",
-    "ModelsLabAPIError",
-    "ModelsLabAuthenticationError",
-    "ModelsLabBadRequestError",
-    "ModelsLabConflictError",
-    "ModelsLabConnectionError",
-    "ModelsLabContextOverflowError",
-    "ModelsLabInsufficientCreditsError",
-    "ModelsLabInternalServerError",
-    "ModelsLabNotFoundError",
-    "ModelsLabOverloadedError",
-    "ModelsLabPermissionDeniedError",
-    "ModelsLabProcessingError",
-    "ModelsLabRateLimitError",
-    "ModelsLabRequestTooLargeError",
-    "ModelsLabResponseValidationError",
-    "ModelsLabServiceUnavailableError",
-    "ModelsLabStatusError",
-    "ModelsLabStreamInterruptedError",
-    "ModelsLabStreamTimeoutError",
-    "ModelsLabTimeoutError",
-    "__version__",
-    "to_langchain_error",
-]
+__all__ = ["DEFAULT_MODEL", "ChatModelsLab", "ModelInfo", "__version__"]
+__all__ += _errors.__all__

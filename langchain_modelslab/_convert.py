@@ -22,16 +22,8 @@ from langchain_core.messages.tool import invalid_tool_call, tool_call
 from langchain_core.outputs import ChatGeneration
 from langchain_core.outputs import ChatResult as LCChatResult
 
-from modelslab_core.types import (
-    ChatResult,
-    ImagePart,
-    Message,
-    Part,
-    ReasoningPart,
-    Role,
-    ToolCall,
-    Usage,
-)
+from modelslab_core import ChatResult, ImagePart, Message, Part, ReasoningPart, Role, Usage
+from modelslab_core.types import ToolCall
 from modelslab_core.types import trusted_message as _message
 from modelslab_core.types import trusted_text_part as _text_part
 

@@ -47,7 +47,6 @@ __all__ = [
     "ModelsLabStreamTimeoutError",
     "ModelsLabTimeoutError",
     "to_langchain_error",
-    "translate_errors",
 ]
 
 

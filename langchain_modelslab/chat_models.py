@@ -21,16 +21,9 @@ from langchain_core.utils import from_env, get_pydantic_field_names, secret_from
 from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from modelslab_core import (
-    DEFAULT_BASE_URL,
-    AsyncModelsLabClient,
-    AuthMode,
-    ClientConfig,
-    ModelField,
-    ModelsLabClient,
-)
+from modelslab_core import DEFAULT_BASE_URL, AuthMode, ClientConfig, ClientPair, ModelField
 from modelslab_core.normalize import DEFAULT_MODEL, build_request
-from modelslab_core.types import SAMPLING_FIELDS, ChatRequest, Dialect, ModelInfo
+from modelslab_core.types import SAMPLING_FIELDS, ChatRequest, Dialect, ModelInfo, SamplingParams
 
 from ._chunks import StreamGeneration, StreamState, chunk_from_delta, final_generation
 from ._convert import to_lc_result, to_neutral_messages
@@ -43,10 +36,12 @@ from ._tools import StructuredMethod, bound_tool_choice, format_tools
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
+    from modelslab_core import AsyncModelsLabClient, ModelsLabClient
+
 __all__ = ["DEFAULT_MODEL", "ChatModelsLab"]
 
 
-class ChatModelsLab(BaseChatModel):
+class ChatModelsLab(BaseChatModel, SamplingParams):
     __doc__ = CHAT_MODELSLAB_DOC
 
     model: str = Field(default=DEFAULT_MODEL, alias="model_name")
@@ -74,16 +69,8 @@ class ChatModelsLab(BaseChatModel):
     """First backoff delay in seconds (``None``: core default, 0.5 s)."""
     max_in_flight: int | None = 5
     """Requests in flight per API key in this process (ModelsLab's queue limit; 0/None: off)."""
-    temperature: float | None = None
-    max_tokens: int | None = None
-    """Most tokens to generate (sent as ``max_tokens``)."""
-    top_p: float | None = None
-    top_k: int | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    repetition_penalty: float | None = None
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
-    seed: int | None = None
+    """Stop sequences (up to 4; ``stop_sequences`` on ``/v1/messages``)."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Other request fields, sent as given (unknown constructor arguments land here)."""
     extra_body: dict[str, Any] | None = None
@@ -102,12 +89,10 @@ class ChatModelsLab(BaseChatModel):
     """Default ``with_structured_output`` method. ``function_calling`` (a forced tool call) is
     what ModelsLab documents; ``json_schema`` response formats are undocumented there."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=False)
 
-    _config: ClientConfig | None = PrivateAttr(default=None)
+    _clients: ClientPair | None = PrivateAttr(default=None)
     _config_key: tuple[Any, ...] | None = PrivateAttr(default=None)
-    _client: ModelsLabClient | None = PrivateAttr(default=None)
-    _async_client: AsyncModelsLabClient | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -152,36 +137,31 @@ class ChatModelsLab(BaseChatModel):
         """Pickle without HTTP clients (they are recreated on first use)."""
         state = super().__getstate__()
         state["__dict__"] = {**state["__dict__"], "http_client": None, "http_async_client": None}
-        state["__pydantic_private__"] = {
-            "_config": None,
-            "_config_key": None,
-            "_client": None,
-            "_async_client": None,
-        }
+        state["__pydantic_private__"] = {"_clients": None, "_config_key": None}
         return state
 
     # ------------------------------------------------------------------ clients
 
-    def _client_config(self) -> ClientConfig:
-        """The core configuration, built once and rebuilt only if a setting changed."""
+    def _pair(self) -> ClientPair:
+        """The core clients, built once and rebuilt only if a setting changed."""
         key = config_key(self)
-        if self._config is None or key != self._config_key:
-            self._config = make_config(self)
+        if self._clients is None or key != self._config_key:
+            self._clients = ClientPair(
+                make_config(self),
+                http_client=self.http_client,
+                async_http_client=self.http_async_client,
+            )
             self._config_key = key
-            self._client = self._async_client = None
-        return self._config
+        return self._clients
+
+    def _client_config(self) -> ClientConfig:
+        return self._pair().config
 
     def _sync_client(self) -> ModelsLabClient:
-        config = self._client_config()
-        if self._client is None:
-            self._client = ModelsLabClient(config, http_client=self.http_client)
-        return self._client
+        return self._pair().sync
 
     def _aclient(self) -> AsyncModelsLabClient:
-        config = self._client_config()
-        if self._async_client is None:
-            self._async_client = AsyncModelsLabClient(config, http_client=self.http_async_client)
-        return self._async_client
+        return self._pair().aio
 
     # ------------------------------------------------------------------ requests
 
@@ -193,24 +173,12 @@ class ChatModelsLab(BaseChatModel):
         options = request_options(self, stop, kwargs)
         return build_request(self.model, to_neutral_messages(messages), options)
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> LCChatResult:
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> LCChatResult:  # fmt: skip
         request = self._request(messages, stop, kwargs)
         with translate_errors():
             return to_lc_result(self._sync_client().chat(request), request.model)
 
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> LCChatResult:
+    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> LCChatResult:  # fmt: skip
         request = self._request(messages, stop, kwargs)
         with translate_errors():
             return to_lc_result(await self._aclient().chat(request), request.model)

@@ -13,6 +13,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         'pip install "modelslab-integrations[llama-index]"'
     ) from exc
 
+from ._structured import NoToolCallError
 from .base import ModelsLab
 
-__all__ = ["ModelsLab"]
+__all__ = ["ModelsLab", "NoToolCallError"]

@@ -24,19 +24,9 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 
+from modelslab_core import ChatResult, ImagePart, Message, Part, ReasoningPart, Role, Usage
 from modelslab_core.tool_calls import openai_tool_call, tool_call_from_raw
-from modelslab_core.types import (
-    ChatResult,
-    ImagePart,
-    Message,
-    Part,
-    ReasoningPart,
-    Role,
-    ToolCall,
-    Usage,
-    trusted_message,
-    trusted_text_part,
-)
+from modelslab_core.types import ToolCall, trusted_message, trusted_text_part
 
 __all__ = [
     "call_kwargs",

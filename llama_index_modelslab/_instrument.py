@@ -21,7 +21,7 @@ from llama_index.core.callbacks import CallbackManager
 from llama_index.core.instrumentation.event_handlers import NullEventHandler
 from llama_index.core.llms import callbacks as _callbacks
 
-__all__ = ["chat_callback", "completion_callback", "is_observed"]
+__all__ = ["chat_callback", "completion_callback", "completion_method", "is_observed"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -94,3 +94,28 @@ def completion_callback(f: _F) -> _F:
     """`llm_completion_callback()`, run only when someone observes the call."""
     wrapped: _F = _skip_when_unobserved(f, _callbacks.llm_completion_callback())
     return wrapped
+
+
+def completion_method(convert: Callable[..., Any], chat: str, *, is_async: bool = False) -> Any:
+    """A ``complete``-style method: LlamaIndex's ``convert`` decorator (e.g.
+    ``chat_to_completion_decorator``) over the undecorated chat method named ``chat`` (so each
+    call is reported once), under `completion_callback`."""
+    if is_async:
+
+        async def acall(self: Any, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+            return await convert(getattr(self, chat))(prompt, **kwargs)
+
+        method = acall
+    else:
+
+        def call(self: Any, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+            return convert(getattr(self, chat))(prompt, **kwargs)
+
+        method = call
+    method.__name__ = method.__qualname__ = convert.__name__.replace(
+        "_to_completion_decorator", ""
+    ).replace("chat", "complete")
+    method.__doc__ = (
+        f"``{method.__name__}`` of ``prompt`` (sent as one user message), through ``{chat}``."
+    )
+    return completion_callback(method)

@@ -18,6 +18,7 @@ arguments leniently; the final response is unmarked and read exactly.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -36,7 +37,7 @@ from modelslab_core.types import StreamDelta
 
 from ._convert import to_chat_response, usage_kwargs
 
-__all__ = ["PARTIAL_TOOL_CALLS", "StreamFolder"]
+__all__ = ["PARTIAL_TOOL_CALLS", "StreamFolder", "aresponses", "responses"]
 
 PARTIAL_TOOL_CALLS = "partial_tool_calls"
 """Key in a mid-stream `ChatResponse`'s ``additional_kwargs``: its tool calls may be cut short."""
@@ -136,3 +137,19 @@ class StreamFolder:
         if result.raw_finish_reason is not None:
             raw["finish_reason"] = result.raw_finish_reason
         return to_chat_response(result, delta="", raw=raw)
+
+
+def responses(deltas: Iterator[StreamDelta]) -> Generator[ChatResponse, None, None]:
+    """The responses of a stream of deltas: one per delta with content, then the final one."""
+    folder = StreamFolder()
+    yield from (r for r in map(folder.add, deltas) if r is not None)
+    yield folder.final()
+
+
+async def aresponses(deltas: AsyncIterator[StreamDelta]) -> AsyncGenerator[ChatResponse, None]:
+    """Async `responses`."""
+    folder = StreamFolder()
+    async for delta in deltas:
+        if (response := folder.add(delta)) is not None:
+            yield response
+    yield folder.final()

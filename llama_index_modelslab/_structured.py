@@ -1,7 +1,10 @@
-"""Structured output through ``response_format`` (JSON schema / JSON mode): pure helpers.
+"""Structured output calls: what to send for an output class, and how to read the answer.
 
-Function calling (the default) needs nothing here: LlamaIndex's `FunctionCallingProgram`
-drives it through `ModelsLab._prepare_chat_with_tools` and `get_tool_calls_from_response`.
+A `StructuredCall` is one call in one of three forms: ``json_schema`` or ``json_mode`` (a
+``response_format``), or a forced tool (function calling, the tool made by LlamaIndex's own
+``get_function_tool``). It reads the complete answer exactly (`StructuredCall.parse`) and a
+stream as partial objects (`PartialObjects`). An answer that should have arrived as the forced
+tool call but did not is a `NoToolCallError`, never an empty or ``None`` object.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole, ToolCallBlock
+from llama_index.core.output_parsers.base import OutputParserException
 from llama_index.core.program.utils import create_flexible_model
 from pydantic import BaseModel, ValidationError
 
@@ -20,16 +24,15 @@ from modelslab_core.partial_json import parse_partial_json
 from modelslab_core.structured import parse_json_text
 from modelslab_core.types import JsonObjectFormat, JsonSchemaFormat
 
-from ._tools import model_schema
+from ._tools import model_schema, to_tool_spec
 
 __all__ = [
-    "JsonCall",
+    "NoToolCallError",
     "PartialObjects",
+    "StructuredCall",
     "StructuredMode",
     "check_output_cls",
     "output_format",
-    "parse_final",
-    "parse_partial",
     "with_schema_instruction",
 ]
 
@@ -42,6 +45,20 @@ _INSTRUCTION = (
     "Answer with a single JSON object that is valid against this JSON schema, "
     "and nothing else:\n{schema}"
 )
+
+
+class NoToolCallError(OutputParserException, ValueError):
+    """The model answered without calling the tool the request forced (e.g. a server that
+    ignores ``tool_choice`` replied in text). Also a `ValueError`, as LlamaIndex raises."""
+
+
+def no_tool_call(text: str, tool: str | None = None) -> NoToolCallError:
+    """The error for an answer without a tool call (``tool``: the one that was forced)."""
+    which = f"the tool {tool!r} that structured output forced" if tool else "a tool"
+    said = f"it answered in text: {text[:200]!r}" if text else "it produced no call"
+    return NoToolCallError(
+        f"Expected at least one tool call: the model did not call {which} ({said})."
+    )
 
 
 def check_output_cls(output_cls: Any) -> type[BaseModel]:
@@ -81,60 +98,21 @@ def with_schema_instruction(
     return [instruction, *messages]
 
 
-def _payload_text(response: ChatResponse, fmt: JsonObjectFormat | JsonSchemaFormat) -> Any:
-    """The structured payload: the forced tool's arguments (Anthropic ``json_schema``) or text."""
-    if isinstance(fmt, JsonSchemaFormat):
-        for block in response.message.blocks:
-            if isinstance(block, ToolCallBlock) and block.tool_name == fmt.name:
-                return block.tool_kwargs
-    return response.message.content or ""
-
-
-def parse_final(
-    response: ChatResponse,
-    output_cls: type[BaseModel],
-    fmt: JsonObjectFormat | JsonSchemaFormat,
-) -> BaseModel:
-    """The exact ``output_cls`` from a complete answer (`ValueError`/`ValidationError` if not)."""
-    payload = _payload_text(response, fmt)
-    data = payload if isinstance(payload, dict) else parse_json_text(payload)
-    return output_cls.model_validate(data)
-
-
-def parse_partial(
-    response: ChatResponse,
-    output_cls: type[BaseModel],
-    fmt: JsonObjectFormat | JsonSchemaFormat,
-) -> BaseModel | None:
-    """A partial ``output_cls`` (or its flexible twin) from a streamed answer so far."""
-    payload = _payload_text(response, fmt)
-    if isinstance(payload, str):
-        start = payload.find("{")
-        if start < 0:
-            return None
-        payload = parse_partial_json(payload[start:])
-    if not isinstance(payload, dict):
-        return None
-    try:
-        return output_cls.model_validate(payload)
-    except ValidationError:
-        try:
-            return _flexible(output_cls).model_validate(payload)
-        except ValidationError:
-            return None
-
-
 @dataclass
-class JsonCall:
-    """One structured call through ``response_format``: what to send and how to read it."""
+class StructuredCall:
+    """One structured call: the chat to send and how to read its answer."""
 
     output_cls: type[BaseModel]
-    fmt: JsonObjectFormat | JsonSchemaFormat
     messages: list[ChatMessage]
     kwargs: dict[str, Any]
+    tool: str | None
+    """The name under which the answer arrives as a tool call (forced tool, or Anthropic's
+    rendering of ``json_schema``); ``None`` for a text answer."""
+    tool_only: bool = False
+    """The answer must be that tool call (function calling): text is not read."""
 
     @classmethod
-    def build(
+    def response_format(
         cls,
         output_cls: type[BaseModel],
         mode: StructuredMode,
@@ -142,29 +120,78 @@ class JsonCall:
         llm_kwargs: dict[str, Any] | None,
         *,
         strict: bool,
-    ) -> JsonCall:
-        """The call for ``output_cls`` in ``mode``: its format, messages (JSON mode gets the
-        schema in a system turn) and chat kwargs (never tools or a ``tool_choice``)."""
+    ) -> StructuredCall:
+        """A ``json_schema``/``json_mode`` call (JSON mode gets the schema in a system turn;
+        never tools or a ``tool_choice``)."""
         fmt = output_format(output_cls, mode, strict=strict)
         if mode == "json_mode":
             messages = with_schema_instruction(messages, output_cls)
         kwargs = {k: v for k, v in (llm_kwargs or {}).items() if k not in ("tool_choice", "tools")}
         kwargs["response_format"] = fmt
-        return cls(output_cls, fmt, list(messages), kwargs)
+        tool = fmt.name if isinstance(fmt, JsonSchemaFormat) else None
+        return cls(output_cls, list(messages), kwargs, tool)
 
-    def parse(self, response: ChatResponse) -> BaseModel:
-        """The exact object from the complete answer."""
-        return parse_final(response, self.output_cls, self.fmt)
+    @classmethod
+    def forced_tool(
+        cls,
+        output_cls: type[BaseModel],
+        messages: Sequence[ChatMessage],
+        llm_kwargs: dict[str, Any] | None,
+        *,
+        strict: bool,
+    ) -> StructuredCall:
+        """A function-calling call: LlamaIndex's tool for ``output_cls``, the only tool, forced
+        (``required``, one call), as LlamaIndex's own program sends it."""
+        from llama_index.core.program.function_program import get_function_tool
+
+        spec = to_tool_spec(get_function_tool(output_cls), strict=True if strict else None)
+        forced = {"tools": [spec], "tool_choice": "required", "parallel_tool_calls": False}
+        kwargs = {**(llm_kwargs or {}), **forced}
+        return cls(output_cls, list(messages), kwargs, spec.name, tool_only=True)
+
+    def payload(self, response: ChatResponse) -> Any:
+        """The answer's structured payload: the tool call's arguments, else the text
+        (``None`` for a forced tool that was not called)."""
+        if self.tool is not None:
+            for block in response.message.blocks:
+                if isinstance(block, ToolCallBlock) and block.tool_name == self.tool:
+                    return block.tool_kwargs
+        return None if self.tool_only else response.message.content or ""
 
     def partials(self) -> PartialObjects:
         """A reducer of this call's streamed responses into partial objects."""
         return PartialObjects(self)
 
+    def parse(self, response: ChatResponse) -> BaseModel:
+        """The exact object of a complete answer (`NoToolCallError`, `ValueError` or
+        `ValidationError` when it has none)."""
+        payload = self.payload(response)
+        if payload is None:
+            raise no_tool_call(response.message.content or "", self.tool)
+        data = payload if isinstance(payload, dict) else parse_json_text(payload)
+        return self.output_cls.model_validate(data)
+
+    def partial(self, response: ChatResponse) -> BaseModel | None:
+        """A partial object (or its flexible twin) from a streamed answer so far."""
+        payload = self.payload(response)
+        if isinstance(payload, str):
+            start = payload.find("{")
+            payload = parse_partial_json(payload[start:]) if start >= 0 else None
+        if not isinstance(payload, dict):
+            return None
+        try:
+            return self.output_cls.model_validate(payload)
+        except ValidationError:
+            try:
+                return _flexible(self.output_cls).model_validate(payload)
+            except ValidationError:
+                return None
+
 
 class PartialObjects:
     """Streamed responses -> each new partial object, then the exact one (a pure reducer)."""
 
-    def __init__(self, call: JsonCall) -> None:
+    def __init__(self, call: StructuredCall) -> None:
         self._call = call
         self._last: ChatResponse | None = None
         self._previous: BaseModel | None = None
@@ -172,15 +199,16 @@ class PartialObjects:
     def add(self, response: ChatResponse) -> BaseModel | None:
         """The partial object after ``response``, when it is new (else ``None``)."""
         self._last = response
-        partial = parse_partial(response, self._call.output_cls, self._call.fmt)
+        partial = self._call.partial(response)
         if partial is None or partial == self._previous:
             return None
         self._previous = partial
         return partial
 
     def final(self) -> BaseModel | None:
-        """The exact object of the whole answer, when it differs from the last partial."""
+        """The exact object of the whole answer, when it differs from the last partial (an
+        answer without the object raises, as `StructuredCall.parse`)."""
         if self._last is None:
-            return None
+            raise ValueError("The structured stream ended without an answer")
         final = self._call.parse(self._last)
         return None if final == self._previous else final

@@ -1,10 +1,12 @@
 """`StructuredOutputLLM`: structured output through ``response_format`` or function calling.
 
 The base of `ModelsLab`. With ``structured_output_mode="function_calling"`` (the default)
-LlamaIndex's `FunctionCallingProgram` is used, its tool forced (also when streaming, where
-LlamaIndex would leave ``tool_choice`` on ``auto``). With ``"json_schema"`` or ``"json_mode"``
-the four ``structured_predict`` variants (and so ``as_structured_llm``) send a
-``response_format`` instead (`_structured.JsonCall`), and never a ``tool_choice`` without tools.
+LlamaIndex's `FunctionCallingProgram` answers ``structured_predict``; streams force the tool
+themselves (`_structured.StructuredCall.forced_tool`, where LlamaIndex would leave
+``tool_choice`` on ``auto`` and turn an answer without the call into empty objects). With
+``"json_schema"`` or ``"json_mode"`` the four ``structured_predict`` variants (and so
+``as_structured_llm``) send a ``response_format`` instead, and never a ``tool_choice``
+without tools. An answer without the forced call is a `_structured.NoToolCallError`.
 
 Every entry point first checks that the output class is a pydantic class with a JSON schema
 (`TypeError` naming it otherwise), before any request. Sync and async variants differ only in
@@ -27,7 +29,7 @@ from llama_index.core.types import PydanticProgramMode
 from pydantic import BaseModel, Field
 
 from . import _structured
-from ._structured import JsonCall
+from ._structured import PartialObjects, StructuredCall
 
 if TYPE_CHECKING:
     from llama_index.core.llms.structured_llm import StructuredLLM
@@ -54,18 +56,23 @@ class StructuredOutputLLM(FunctionCallingLLM):
             and self.pydantic_program_mode == PydanticProgramMode.DEFAULT
         )
 
-    def _json_call(self, output_cls: Any, prompt: Any, args: dict[str, Any], kw: _Kw) -> JsonCall | None:  # fmt: skip
+    def _messages(self, prompt: Any, args: dict[str, Any]) -> list[Any]:
+        return self._extend_messages(prompt.format_messages(llm=self, **args))
+
+    def _json_call(self, output_cls: Any, prompt: Any, args: dict[str, Any], kw: _Kw) -> StructuredCall | None:  # fmt: skip
         """The ``response_format`` call for ``output_cls`` (checked first), or ``None`` when
         function calling applies."""
         _structured.check_output_cls(output_cls)
         if not self._response_format_mode():
             return None
-        messages = self._extend_messages(prompt.format_messages(llm=self, **args))
         mode = self.structured_output_mode
-        return JsonCall.build(output_cls, mode, messages, kw, strict=self.strict)
+        messages = self._messages(prompt, args)
+        return StructuredCall.response_format(output_cls, mode, messages, kw, strict=self.strict)
 
     @staticmethod
-    def _predicted(call: JsonCall, prompt: Any, args: dict[str, Any], answer: Any) -> BaseModel:
+    def _predicted(
+        call: StructuredCall, prompt: Any, args: dict[str, Any], answer: Any
+    ) -> BaseModel:
         """The object of a complete answer, reported as LlamaIndex's own predict reports it."""
         start = LLMStructuredPredictStartEvent(
             output_cls=call.output_cls, template=prompt, template_args=args
@@ -111,9 +118,9 @@ class StructuredOutputLLM(FunctionCallingLLM):
         """A `StructuredLLM` answering with ``output_cls`` (checked here, before any request)."""
         return super().as_structured_llm(_structured.check_output_cls(output_cls), **kwargs)
 
-    def _stream_route(self, output_cls: Any, prompt: Any, args: dict[str, Any], kw: _Kw) -> Any:
-        """How a structured stream runs: a `JsonCall`, a forced-tool `FunctionCallingProgram`,
-        or ``None`` for LlamaIndex's own text-completion program."""
+    def _stream_route(self, output_cls: Any, prompt: Any, args: dict[str, Any], kw: _Kw) -> StructuredCall | None:  # fmt: skip
+        """How a structured stream runs: a `StructuredCall` (``response_format``, or a forced
+        tool), or ``None`` for LlamaIndex's own text-completion program."""
         call = self._json_call(output_cls, prompt, args, kw)
         if call is not None:
             return call
@@ -121,46 +128,33 @@ class StructuredOutputLLM(FunctionCallingLLM):
             return None
         if not self.metadata.is_function_calling_model:
             return None
-        from llama_index.core.program.function_program import FunctionCallingProgram
-
-        return FunctionCallingProgram.from_defaults(
-            output_cls=output_cls, llm=self, prompt=prompt, tool_choice="required"
-        )
+        messages = self._messages(prompt, args)
+        return StructuredCall.forced_tool(output_cls, messages, kw, strict=self.strict)
 
     def _structured_stream_call(self, output_cls: Any, prompt: Any, llm_kwargs: _Kw = None, **prompt_args: Any) -> Generator[Any, None, None]:  # fmt: skip
-        route = self._stream_route(output_cls, prompt, prompt_args, llm_kwargs)
-        if isinstance(route, JsonCall):
-            return _partials(route, self.stream_chat(route.messages, **route.kwargs))
-        if route is None:
+        call = self._stream_route(output_cls, prompt, prompt_args, llm_kwargs)
+        if call is None:
             return super()._structured_stream_call(output_cls, prompt, llm_kwargs, **prompt_args)
-        stream: Generator[Any, None, None] = route.stream_call(llm_kwargs=llm_kwargs, **prompt_args)
-        return stream
+        return _partials(call.partials(), self.stream_chat(call.messages, **call.kwargs))
 
     async def _structured_astream_call(self, output_cls: Any, prompt: Any, llm_kwargs: _Kw = None, **prompt_args: Any) -> AsyncGenerator[Any, None]:  # fmt: skip
-        route = self._stream_route(output_cls, prompt, prompt_args, llm_kwargs)
-        if isinstance(route, JsonCall):
-            return _apartials(route, await self.astream_chat(route.messages, **route.kwargs))
-        if route is None:
+        call = self._stream_route(output_cls, prompt, prompt_args, llm_kwargs)
+        if call is None:
             return await super()._structured_astream_call(
                 output_cls, prompt, llm_kwargs, **prompt_args
             )
-        stream: AsyncGenerator[Any, None] = await route.astream_call(
-            llm_kwargs=llm_kwargs, **prompt_args
-        )
-        return stream
+        return _apartials(call.partials(), await self.astream_chat(call.messages, **call.kwargs))
 
 
-def _partials(call: JsonCall, responses: ChatResponseGen) -> Generator[BaseModel, None, None]:
-    """Partial objects while the JSON streams, then the exact one."""
-    objects = call.partials()
+def _partials(objects: PartialObjects, responses: ChatResponseGen) -> Generator[BaseModel, None, None]:  # fmt: skip
+    """Partial objects while the answer streams, then the exact one."""
     yield from (obj for obj in map(objects.add, responses) if obj is not None)
     if (final := objects.final()) is not None:
         yield final
 
 
-async def _apartials(call: JsonCall, responses: ChatResponseAsyncGen) -> AsyncGenerator[BaseModel, None]:  # fmt: skip
+async def _apartials(objects: PartialObjects, responses: ChatResponseAsyncGen) -> AsyncGenerator[BaseModel, None]:  # fmt: skip
     """Async `_partials`."""
-    objects = call.partials()
     async for response in responses:
         if (obj := objects.add(response)) is not None:
             yield obj

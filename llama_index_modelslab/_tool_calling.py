@@ -17,6 +17,7 @@ from llama_index.core.llms.llm import ToolSelection
 from modelslab_core.tool_calls import lenient_tool_arguments, parse_tool_arguments
 
 from ._snapshots import PARTIAL_TOOL_CALLS
+from ._structured import no_tool_call
 from ._tools import to_tool_spec
 
 __all__ = ["keep_first_call", "tool_chat_kwargs", "tool_selections"]
@@ -79,7 +80,7 @@ def tool_selections(response: ChatResponse, error_on_no_tool_call: bool) -> list
     are not a JSON object, so no tool runs with cut values)."""
     blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
     if not blocks and error_on_no_tool_call:
-        raise ValueError(f"Expected at least one tool call, but got {len(blocks)} tool calls.")
+        raise no_tool_call(response.message.content or "")
     partial = bool(response.additional_kwargs.get(PARTIAL_TOOL_CALLS))
     return [
         ToolSelection(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 from llama_index.core.base.llms.generic_utils import (
@@ -18,9 +18,6 @@ from llama_index.core.base.llms.types import (
     ChatResponse,
     ChatResponseAsyncGen,
     ChatResponseGen,
-    CompletionResponse,
-    CompletionResponseAsyncGen,
-    CompletionResponseGen,
     LLMMetadata,
 )
 from llama_index.core.constants import DEFAULT_NUM_OUTPUTS, DEFAULT_TEMPERATURE
@@ -28,27 +25,22 @@ from llama_index.core.llms.llm import ToolSelection
 from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from modelslab_core import (
-    DEFAULT_BASE_URL,
-    AsyncModelsLabClient,
-    AuthMode,
-    ClientConfig,
-    ModelField,
-    ModelsLabClient,
-)
+from modelslab_core import DEFAULT_BASE_URL, AuthMode, ClientConfig, ClientPair, ModelField
 from modelslab_core.normalize import DEFAULT_MODEL, build_request
 from modelslab_core.types import ChatRequest, Dialect, ModelInfo
 
 from ._convert import to_chat_response, to_messages
 from ._docs import MODELSLAB_DOC
-from ._instrument import chat_callback, completion_callback
-from ._snapshots import StreamFolder
+from ._instrument import chat_callback, completion_method
+from ._snapshots import aresponses, responses
 from ._structured_llm import StructuredOutputLLM
 from ._tool_calling import keep_first_call, tool_chat_kwargs, tool_selections
 from ._tools import response_format_for, to_tool_spec
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
+
+    from modelslab_core import AsyncModelsLabClient, ModelsLabClient
 
 __all__ = ["DEFAULT_CONTEXT_WINDOW", "DEFAULT_MODEL", "ModelsLab"]
 
@@ -59,6 +51,16 @@ _FRAMEWORK_KWARGS = frozenset(
     {"tool_required", "allow_parallel_tool_calls", "verbose", "error_on_no_tool_call", "formatted"}
 )
 """LlamaIndex-internal keywords that must never reach the wire."""
+
+
+def _http_client_field(what: str) -> Any:
+    """A field for an injected httpx client: not serialized, not pickled, never closed by us."""
+    return Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description=f"{what} (not serialized or pickled; used as is and never closed by us).",
+    )
 
 
 def _env_key() -> SecretStr | None:
@@ -115,19 +117,11 @@ class ModelsLab(StructuredOutputLLM):
         default_factory=dict,
         description="Other ClientConfig fields, e.g. {'retry': {'initial_delay': 0.1}}.",
     )
-    http_client: SkipJsonSchema[httpx.Client | None] = Field(
-        default=None,
-        exclude=True,
-        repr=False,
-        description="An httpx.Client for the blocking calls (not serialized or pickled; "
-        "used as is and never closed by us).",
+    http_client: SkipJsonSchema[httpx.Client | None] = _http_client_field(
+        "An httpx.Client for the blocking calls"
     )
-    async_http_client: SkipJsonSchema[httpx.AsyncClient | None] = Field(
-        default=None,
-        exclude=True,
-        repr=False,
-        description="An httpx.AsyncClient for the async calls, e.g. one on "
-        "httpx_aiohttp.AiohttpTransport() (not serialized or pickled; never closed by us).",
+    async_http_client: SkipJsonSchema[httpx.AsyncClient | None] = _http_client_field(
+        "An httpx.AsyncClient for the async calls, e.g. one on httpx_aiohttp.AiohttpTransport()"
     )
 
     @field_validator("client_options")
@@ -137,8 +131,7 @@ class ModelsLab(StructuredOutputLLM):
             raise ValueError("Pass the key as api_key=..., not in client_options")
         return value
 
-    _client: ModelsLabClient | None = PrivateAttr(default=None)
-    _aclient: AsyncModelsLabClient | None = PrivateAttr(default=None)
+    _clients: ClientPair | None = PrivateAttr(default=None)
 
     def __init__(self, **kwargs: Any) -> None:
         key = kwargs.get("api_key")
@@ -173,11 +166,9 @@ class ModelsLab(StructuredOutputLLM):
         the live ``__dict__`` it is given.
         """
         clone = self.model_copy(update={"http_client": None, "async_http_client": None})
-        clone._client = clone._aclient = None
+        clone._clients = None
         state: dict[str, Any] = super(ModelsLab, clone).__getstate__()
-        private = state.get("__pydantic_private__") or {}
-        private.pop("_client", None)
-        private.pop("_aclient", None)
+        (state.get("__pydantic_private__") or {}).pop("_clients", None)
         return state
 
     # -- clients --------------------------------------------------------------------------
@@ -201,17 +192,20 @@ class ModelsLab(StructuredOutputLLM):
             },
         )
 
+    def _pair(self) -> ClientPair:
+        if self._clients is None:
+            self._clients = ClientPair(
+                self.client_config(),
+                http_client=self.http_client,
+                async_http_client=self.async_http_client,
+            )
+        return self._clients
+
     def _sync_client(self) -> ModelsLabClient:
-        if self._client is None:
-            self._client = ModelsLabClient(self.client_config(), http_client=self.http_client)
-        return self._client
+        return self._pair().sync
 
     def _async_client(self) -> AsyncModelsLabClient:
-        if self._aclient is None:
-            self._aclient = AsyncModelsLabClient(
-                self.client_config(), http_client=self.async_http_client
-            )
-        return self._aclient
+        return self._pair().aio
 
     def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatRequest:
         """The neutral request: the settings, then the call's ``kwargs`` (the core's
@@ -236,32 +230,10 @@ class ModelsLab(StructuredOutputLLM):
         return to_chat_response(await self._async_client().chat(request))
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        deltas = self._sync_client().stream(self._request(messages, kwargs))
+        return responses(self._sync_client().stream(self._request(messages, kwargs)))
 
-        def gen() -> ChatResponseGen:
-            folder = StreamFolder()
-            for delta in deltas:
-                response = folder.add(delta)
-                if response is not None:
-                    yield response
-            yield folder.final()
-
-        return gen()
-
-    async def _astream_chat(
-        self, messages: Sequence[ChatMessage], **kwargs: Any
-    ) -> ChatResponseAsyncGen:
-        deltas = self._async_client().stream(self._request(messages, kwargs))
-
-        async def gen() -> ChatResponseAsyncGen:
-            folder = StreamFolder()
-            async for delta in deltas:
-                response = folder.add(delta)
-                if response is not None:
-                    yield response
-            yield folder.final()
-
-        return gen()
+    async def _astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:  # fmt: skip
+        return aresponses(self._async_client().stream(self._request(messages, kwargs)))
 
     @chat_callback
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
@@ -287,31 +259,12 @@ class ModelsLab(StructuredOutputLLM):
 
     # -- completion (through chat, undecorated so each call counts once) -------------------
 
-    @completion_callback
-    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        """Complete ``prompt`` (sent as one user message)."""
-        return chat_to_completion_decorator(self._chat)(prompt, **kwargs)
-
-    @completion_callback
-    async def acomplete(
-        self, prompt: str, formatted: bool = False, **kwargs: Any
-    ) -> CompletionResponse:
-        """Complete ``prompt`` (async)."""
-        return await achat_to_completion_decorator(self._achat)(prompt, **kwargs)
-
-    @completion_callback
-    def stream_complete(
-        self, prompt: str, formatted: bool = False, **kwargs: Any
-    ) -> CompletionResponseGen:
-        """Stream a completion of ``prompt``."""
-        return stream_chat_to_completion_decorator(self._stream_chat)(prompt, **kwargs)
-
-    @completion_callback
-    async def astream_complete(
-        self, prompt: str, formatted: bool = False, **kwargs: Any
-    ) -> CompletionResponseAsyncGen:
-        """Stream a completion of ``prompt`` (async)."""
-        return await astream_chat_to_completion_decorator(self._astream_chat)(prompt, **kwargs)
+    complete: ClassVar[Callable[..., Any]] = completion_method(
+        chat_to_completion_decorator, "_chat"
+    )
+    acomplete: ClassVar[Callable[..., Any]] = completion_method(achat_to_completion_decorator, "_achat", is_async=True)  # fmt: skip
+    stream_complete: ClassVar[Callable[..., Any]] = completion_method(stream_chat_to_completion_decorator, "_stream_chat")  # fmt: skip
+    astream_complete: ClassVar[Callable[..., Any]] = completion_method(astream_chat_to_completion_decorator, "_astream_chat", is_async=True)  # fmt: skip
 
     # -- tokens and models (the same answers as ChatModelsLab's) ---------------------------
 

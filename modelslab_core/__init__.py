@@ -1,119 +1,34 @@
 """The transport core shared by the ModelsLab LangChain and LlamaIndex integrations.
 
 Neutral types (`ChatRequest`, `ChatResult`, `StreamDelta`, ...), the client configuration, the
-typed errors, and the clients `ModelsLabClient` / `AsyncModelsLabClient`.
+typed errors, and the clients `ModelsLabClient` / `AsyncModelsLabClient`. Request
+normalisation lives in `modelslab_core.normalize`, tool-call arguments in
+`modelslab_core.tool_calls`, structured answers in `modelslab_core.structured`.
 """
 
 from __future__ import annotations
 
+from . import _exceptions, types
 from ._accumulate import StreamAccumulator
 from ._client import AsyncModelsLabClient, ModelsLabClient
 from ._config import DEFAULT_BASE_URL, AuthMode, ClientConfig, RetryPolicy
-from ._exceptions import (
-    APIConnectionError,
-    APIError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    ContextWindowExceededError,
-    InsufficientCreditsError,
-    InternalServerError,
-    ModelsLabError,
-    NotFoundError,
-    OverloadedError,
-    PermissionDeniedError,
-    ProcessingResponseError,
-    RateLimitError,
-    RequestTooLargeError,
-    ServiceUnavailableError,
-    StreamInterruptedError,
-    StreamTimeoutError,
-    is_context_overflow,
-)
+from ._exceptions import *  # noqa: F403 - every error class (_exceptions.__all__)
+from ._pair import ClientPair
 from ._version import __version__
 from .dialects import DialectCodec
-from .types import (
-    ChatRequest,
-    ChatResult,
-    Dialect,
-    FinishReason,
-    ImagePart,
-    JsonObjectFormat,
-    JsonSchemaFormat,
-    Message,
-    ModelField,
-    ModelInfo,
-    NamedToolChoice,
-    OutputFormat,
-    Part,
-    ReasoningPart,
-    Role,
-    SamplingParams,
-    StreamDelta,
-    TextPart,
-    ToolCall,
-    ToolCallChunk,
-    ToolChoice,
-    ToolSpec,
-    Usage,
-)
+from .types import *  # noqa: F403 - every neutral type (types.__all__)
 
 __all__ = [
     "DEFAULT_BASE_URL",
-    "APIConnectionError",
-    "APIError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "APITimeoutError",
     "AsyncModelsLabClient",
     "AuthMode",
-    "AuthenticationError",
-    "BadRequestError",
-    "ChatRequest",
-    "ChatResult",
     "ClientConfig",
-    "ConflictError",
-    "ContextWindowExceededError",
-    "Dialect",
+    "ClientPair",
     "DialectCodec",
-    "FinishReason",
-    "ImagePart",
-    "InsufficientCreditsError",
-    "InternalServerError",
-    "JsonObjectFormat",
-    "JsonSchemaFormat",
-    "Message",
-    "ModelField",
-    "ModelInfo",
     "ModelsLabClient",
-    "ModelsLabError",
-    "NamedToolChoice",
-    "NotFoundError",
-    "OutputFormat",
-    "OverloadedError",
-    "Part",
-    "PermissionDeniedError",
-    "ProcessingResponseError",
-    "RateLimitError",
-    "ReasoningPart",
-    "RequestTooLargeError",
     "RetryPolicy",
-    "Role",
-    "SamplingParams",
-    "ServiceUnavailableError",
     "StreamAccumulator",
-    "StreamDelta",
-    "StreamInterruptedError",
-    "StreamTimeoutError",
-    "TextPart",
-    "ToolCall",
-    "ToolCallChunk",
-    "ToolChoice",
-    "ToolSpec",
-    "Usage",
     "__version__",
-    "is_context_overflow",
 ]
+__all__ += _exceptions.__all__
+__all__ += types.__all__

@@ -216,12 +216,25 @@ class _ClientBase(Generic[_H]):
     def _codec(self, dialect: Dialect | None) -> DialectCodec:
         return codec_for(dialect or self.config.dialect)
 
-    def _chat_body(
-        self, request: ChatRequest, codec: DialectCodec, *, stream: bool
-    ) -> dict[str, Any]:
+    def _chat_call(
+        self, request: ChatRequest, dialect: Dialect | None, *, stream: bool
+    ) -> tuple[DialectCodec, dict[str, Any]]:
+        """The codec and the JSON body of a chat (bad input fails here, before any I/O)."""
+        codec = self._codec(dialect)
         self.config.require_api_key()
         _check_request(request)
-        return codec.encode_request(request, stream=stream, model_field=self.config.model_field)
+        body = codec.encode_request(request, stream=stream, model_field=self.config.model_field)
+        return codec, body
+
+    def _stream_args(
+        self, request: ChatRequest, dialect: Dialect | None
+    ) -> tuple[str, dict[str, Any], Callable[[], EventHandler[StreamDelta]]]:
+        """What the transport's ``stream`` takes for a streamed chat: path, body, handlers."""
+        codec, body = self._chat_call(request, dialect, stream=True)
+        return codec.path, body, self._handler(codec)
+
+    def _result(self, codec: DialectCodec, payload: dict[str, Any]) -> ChatResult:
+        return _decode_chat(codec, payload, self.config.require_api_key())
 
     def _count_bodies(self, request: ChatRequest) -> list[dict[str, Any]]:
         self.config.require_api_key()
@@ -263,18 +276,14 @@ class ModelsLabClient(_ClientBase[httpx.Client]):
 
     def chat(self, request: ChatRequest, *, dialect: Dialect | None = None) -> ChatResult:
         """Send ``request`` and return the complete answer."""
-        codec = self._codec(dialect)
-        body = self._chat_body(request, codec, stream=False)
-        payload = self._t().request_json("POST", codec.path, body)
-        return _decode_chat(codec, payload, self.config.require_api_key())
+        codec, body = self._chat_call(request, dialect, stream=False)
+        return self._result(codec, self._t().request_json("POST", codec.path, body))
 
     def stream(
         self, request: ChatRequest, *, dialect: Dialect | None = None
     ) -> Iterator[StreamDelta]:
         """Stream the answer as deltas; a cut stream raises `StreamInterruptedError`."""
-        codec = self._codec(dialect)
-        body = self._chat_body(request, codec, stream=True)
-        return self._t().stream(codec.path, body, self._handler(codec))
+        return self._t().stream(*self._stream_args(request, dialect))
 
     def count_tokens(self, request: ChatRequest) -> int:
         """Input tokens of ``request`` as the server counts them in a real request (always via
@@ -336,18 +345,14 @@ class AsyncModelsLabClient(_ClientBase[httpx.AsyncClient]):
 
     async def chat(self, request: ChatRequest, *, dialect: Dialect | None = None) -> ChatResult:
         """Send ``request`` and return the complete answer."""
-        codec = self._codec(dialect)
-        body = self._chat_body(request, codec, stream=False)
-        payload = await self._t().request_json("POST", codec.path, body)
-        return _decode_chat(codec, payload, self.config.require_api_key())
+        codec, body = self._chat_call(request, dialect, stream=False)
+        return self._result(codec, await self._t().request_json("POST", codec.path, body))
 
     def stream(
         self, request: ChatRequest, *, dialect: Dialect | None = None
     ) -> AsyncIterator[StreamDelta]:
         """Stream the answer as deltas (``async for``); input is checked at call time."""
-        codec = self._codec(dialect)
-        body = self._chat_body(request, codec, stream=True)
-        return self._t().stream(codec.path, body, self._handler(codec))
+        return self._t().stream(*self._stream_args(request, dialect))
 
     async def count_tokens(self, request: ChatRequest) -> int:
         """Input tokens of ``request`` (see `ModelsLabClient.count_tokens`)."""

@@ -41,12 +41,7 @@ DEFAULT_MODEL = "meta-llama-llama-3.2-3b-instruct"
 DEFAULT_SCHEMA_NAME = "response"
 """The name of a ``json_schema`` response format that names none."""
 
-_MODES: dict[str, ToolChoice] = {
-    "auto": "auto",
-    "none": "none",
-    "any": "required",
-    "required": "required",
-}
+_MODES: dict[str, ToolChoice] = dict(auto="auto", none="none", any="required", required="required")
 _EMPTY_PARAMETERS = {"type": "object", "properties": {}}
 
 

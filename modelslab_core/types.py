@@ -184,13 +184,21 @@ class SamplingParams(_Model):
     `SAMPLING_FIELDS` lists them; adapters and dialects take the list from here."""
 
     max_tokens: int | None = None
+    """Most tokens to generate."""
     temperature: float | None = None
+    """Sampling temperature, 0-2 (``/v1/messages``: 0-1)."""
     top_p: float | None = None
+    """Nucleus sampling: keep the smallest set of tokens whose probability reaches ``top_p``."""
     top_k: int | None = None
+    """Sample from the ``top_k`` most likely tokens only."""
     frequency_penalty: float | None = None
+    """Penalise tokens by how often they already appeared (-2 to 2)."""
     presence_penalty: float | None = None
+    """Penalise tokens that already appeared at all (-2 to 2)."""
     repetition_penalty: float | None = None
+    """Multiplicative penalty on repeated tokens (1: none)."""
     seed: int | None = None
+    """Seed for repeatable sampling, where the model supports it."""
 
 
 SAMPLING_FIELDS: tuple[str, ...] = tuple(SamplingParams.model_fields)

@@ -9,8 +9,8 @@ Nothing is downloaded at run time:
 
 The pipeline is sentence-transformers' for this model: WordPiece tokens (max 256), mean
 pooling over the attention mask, L2 normalisation. This file is the one copy: the notebooks
-import it from their own folder, ``scripts/demo.py`` and the tests put ``notebooks/`` on the path
-(``tests/llama_index/local_embedding.py`` re-exports it)::
+import it from their own folder; ``scripts/demo.py`` and the tests (pytest's ``pythonpath``) put
+``notebooks/`` on the path and import it by this same name::
 
     from llama_index.core import Settings
     Settings.embed_model = MiniLMEmbedding()

@@ -35,3 +35,15 @@ def standin_url(standin: StandIn) -> str:
 def standin_key(standin: StandIn) -> str:
     """The API key the stand-in accepts."""
     return standin.api_key
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """Each test that takes it runs once through the blocking and once through the async API."""
+    return str(request.param)
+
+
+@pytest.fixture(params=["openai", "anthropic"])
+def dialect(request: pytest.FixtureRequest) -> str:
+    """Each test that takes it runs once per wire dialect."""
+    return str(request.param)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..types import FinishReason, Message, TextPart
+from ..types import ChatRequest, FinishReason, Message, TextPart
 
-__all__ = ["message_text", "normalise_finish_reason"]
+__all__ = ["finish_body", "message_text", "normalise_finish_reason", "present_fields"]
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -39,3 +39,30 @@ def message_text(message: Message) -> str:
     if len(parts) == 1 and type(parts[0]) is TextPart:
         return parts[0].text
     return message.text_content
+
+
+def present_fields(request: ChatRequest, names: tuple[str, ...]) -> dict[str, Any]:
+    """The fields ``names`` of ``request`` that are set (not ``None``), in that order."""
+    values = {name: getattr(request, name) for name in names}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def finish_body(
+    body: dict[str, Any],
+    request: ChatRequest,
+    sampling: tuple[str, ...],
+    *,
+    stop_key: str,
+    stream: bool,
+    stream_extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``body`` with the request's set ``sampling`` fields, its stop sequences (under
+    ``stop_key``), the stream flag (and ``stream_extra``) and, last, ``extra_body``."""
+    body.update(present_fields(request, sampling))
+    if request.stop:
+        body[stop_key] = list(request.stop)
+    if stream:
+        body["stream"] = True
+        body.update(stream_extra or {})
+    body.update(request.extra_body)
+    return body

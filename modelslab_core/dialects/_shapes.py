@@ -44,50 +44,45 @@ def malformed(where: str, value: Any, expected: str, body: Any) -> APIResponseVa
     )
 
 
+def _want(value: Any, kind: type, optional: bool, where: str, body: Any, expected: str) -> Any:
+    """``value`` when its type is exactly ``kind`` (or it is null and ``optional``)."""
+    if type(value) is kind or (optional and value is None):
+        return value
+    raise malformed(where, value, expected, body)
+
+
 def as_dict(value: Any, where: str, body: Any) -> dict[str, Any]:
     """``value``, which must be a JSON object."""
-    if type(value) is dict:
-        return value
-    raise malformed(where, value, "an object", body)
+    return _want(value, dict, False, where, body, "an object")  # type: ignore[no-any-return]
 
 
 def opt_dict(value: Any, where: str, body: Any) -> dict[str, Any] | None:
     """``value``: a JSON object or null/absent."""
-    if value is None or type(value) is dict:
-        return value
-    raise malformed(where, value, "an object or null", body)
+    return _want(value, dict, True, where, body, "an object or null")  # type: ignore[no-any-return]
 
 
 def as_list(value: Any, where: str, body: Any) -> list[Any]:
     """``value``, which must be a JSON array."""
-    if type(value) is list:
-        return value
-    raise malformed(where, value, "an array", body)
+    return _want(value, list, False, where, body, "an array")  # type: ignore[no-any-return]
 
 
 def opt_list(value: Any, where: str, body: Any) -> list[Any] | None:
     """``value``: a JSON array or null/absent."""
-    if value is None or type(value) is list:
-        return value
-    raise malformed(where, value, "an array or null", body)
+    return _want(value, list, True, where, body, "an array or null")  # type: ignore[no-any-return]
 
 
 def opt_str(value: Any, where: str, body: Any) -> str | None:
     """``value``: a string or null/absent."""
-    if value is None or type(value) is str:
-        return value
-    raise malformed(where, value, "a string or null", body)
+    return _want(value, str, True, where, body, "a string or null")  # type: ignore[no-any-return]
 
 
 def req_str(value: Any, where: str, body: Any) -> str:
     """``value``, which must be a non-empty string."""
-    if type(value) is str and value:
-        return value
-    raise malformed(where, value, "a non-empty string", body)
+    if value == "":
+        raise malformed(where, value, "a non-empty string", body)
+    return _want(value, str, False, where, body, "a non-empty string")  # type: ignore[no-any-return]
 
 
 def opt_int(value: Any, where: str, body: Any) -> int | None:
     """``value``: an integer (not a boolean) or null/absent."""
-    if value is None or type(value) is int:
-        return value
-    raise malformed(where, value, "an integer or null", body)
+    return _want(value, int, True, where, body, "an integer or null")  # type: ignore[no-any-return]

@@ -114,48 +114,59 @@ def new_stream_state() -> AnthropicStreamState:
     return AnthropicStreamState()
 
 
+_PIECES = {
+    # event kind: (field of the block or delta, StreamDelta field)
+    "text_delta": ("text", "text"),
+    "thinking_delta": ("thinking", "reasoning"),
+    "signature_delta": ("signature", "reasoning_signature"),
+    "text": ("text", "text"),
+    "thinking": ("thinking", "reasoning"),
+}
+"""Kinds that carry one piece of text, from deltas and from content-block starts alike."""
+
+
+def _piece(kind: str, source: dict[str, Any], where: str, data: Any) -> list[StreamDelta]:
+    """The delta for a text piece (text, reasoning or signature); none for an empty one."""
+    key, field = _PIECES[kind]
+    value = opt_str(source.get(key), f"{where}.{key}", data)
+    if not value:
+        return []
+    delta = StreamDelta()
+    setattr(delta, field, value)
+    return [delta]
+
+
 def _block_delta(state: AnthropicStreamState, data: dict[str, Any]) -> list[StreamDelta]:
     delta = as_dict(data.get("delta"), "delta", data)
     kind = req_str(delta.get("type"), "delta.type", data)
-    if kind == "text_delta":
-        text = opt_str(delta.get("text"), "delta.text", data)
-        return [StreamDelta(text=text)] if text else []
-    if kind == "input_json_delta":
-        index = opt_int(data.get("index"), "index", data) or 0
-        tool = state.tool_index.get(index)
-        if tool is None:
-            raise malformed("index", index, "the index of a tool_use block", data)
-        partial = opt_str(delta.get("partial_json"), "delta.partial_json", data)
-        if not partial:
-            return []
-        return [StreamDelta(tool_call_chunks=[ToolCallChunk(tool, None, None, partial)])]
-    if kind == "thinking_delta":
-        thinking = opt_str(delta.get("thinking"), "delta.thinking", data)
-        return [StreamDelta(reasoning=thinking)] if thinking else []
-    if kind == "signature_delta":
-        signature = opt_str(delta.get("signature"), "delta.signature", data)
-        return [StreamDelta(reasoning_signature=signature)] if signature else []
-    return []
+    if kind in _PIECES:
+        return _piece(kind, delta, "delta", data)
+    if kind != "input_json_delta":
+        return []
+    index = opt_int(data.get("index"), "index", data) or 0
+    tool = state.tool_index.get(index)
+    if tool is None:
+        raise malformed("index", index, "the index of a tool_use block", data)
+    partial = opt_str(delta.get("partial_json"), "delta.partial_json", data)
+    if not partial:
+        return []
+    return [StreamDelta(tool_call_chunks=[ToolCallChunk(tool, None, None, partial)])]
 
 
 def _block_start(state: AnthropicStreamState, data: dict[str, Any]) -> list[StreamDelta]:
     block = as_dict(data.get("content_block"), "content_block", data)
     kind = req_str(block.get("type"), "content_block.type", data)
-    if kind == "tool_use":
-        tool = len(state.tool_index)
-        index = opt_int(data.get("index"), "index", data)
-        state.tool_index[tool if index is None else index] = tool
-        arguments = argument_text(block.get("input"))
-        call_id = opt_str(block.get("id"), "content_block.id", data)
-        name = req_str(block.get("name"), "content_block.name", data)
-        return [StreamDelta(tool_call_chunks=[ToolCallChunk(tool, call_id, name, arguments)])]
-    if kind == "text":
-        text = opt_str(block.get("text"), "content_block.text", data)
-        return [StreamDelta(text=text)] if text else []
-    if kind == "thinking":
-        thinking = opt_str(block.get("thinking"), "content_block.thinking", data)
-        return [StreamDelta(reasoning=thinking)] if thinking else []
-    return []
+    if kind in ("text", "thinking"):
+        return _piece(kind, block, "content_block", data)
+    if kind != "tool_use":
+        return []
+    tool = len(state.tool_index)
+    index = opt_int(data.get("index"), "index", data)
+    state.tool_index[tool if index is None else index] = tool
+    arguments = argument_text(block.get("input"))
+    call_id = opt_str(block.get("id"), "content_block.id", data)
+    name = req_str(block.get("name"), "content_block.name", data)
+    return [StreamDelta(tool_call_chunks=[ToolCallChunk(tool, call_id, name, arguments)])]
 
 
 def _final_usage(

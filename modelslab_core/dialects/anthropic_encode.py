@@ -35,7 +35,7 @@ from ..types import (
     TextPart,
     ToolCall,
 )
-from ._common import message_text
+from ._common import finish_body, message_text
 
 __all__ = [
     "ANTHROPIC_SAMPLING",
@@ -230,16 +230,7 @@ def encode_request(
         body["tools"] = tools
     if choice is not None:
         body["tool_choice"] = choice
-    for name in ANTHROPIC_SAMPLING:
-        value = getattr(request, name)
-        if value is not None:
-            body[name] = value
-    if request.stop:
-        body["stop_sequences"] = list(request.stop)
-    if stream:
-        body["stream"] = True
-    body.update(request.extra_body)
-    return body
+    return finish_body(body, request, ANTHROPIC_SAMPLING, stop_key="stop_sequences", stream=stream)
 
 
 def encode_count_tokens(request: ChatRequest) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from ..types import (
     TextPart,
     ToolSpec,
 )
-from ._common import message_text
+from ._common import finish_body, message_text
 
 __all__ = ["encode_message", "encode_messages", "encode_request"]
 
@@ -161,15 +161,7 @@ def encode_request(
     response_format = _encode_response_format(request)
     if response_format is not None:
         body["response_format"] = response_format
-    for name in SAMPLING_FIELDS:
-        value = getattr(request, name)
-        if value is not None:
-            body[name] = value
-    if request.stop:
-        body["stop"] = list(request.stop)
-    if stream:
-        body["stream"] = True
-        if request.include_usage:
-            body["stream_options"] = {"include_usage": True}
-    body.update(request.extra_body)
-    return body
+    usage = {"stream_options": {"include_usage": True}} if request.include_usage else None
+    return finish_body(
+        body, request, SAMPLING_FIELDS, stop_key="stop", stream=stream, stream_extra=usage
+    )

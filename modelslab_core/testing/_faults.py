@@ -118,6 +118,11 @@ class Fault:
         return cls("cut_before_headers")
 
     @classmethod
+    def malformed_json(cls) -> Fault:
+        """HTTP 200, JSON content type, truncated body ``{"id": "gen-``."""
+        return cls("malformed_json")
+
+    @classmethod
     def cut_mid_stream(cls, after_events: int = 2) -> Fault:
         """Send ``after_events`` events (or part of a JSON body), then close the socket."""
         return cls("cut_mid_stream", after_events=after_events)
@@ -135,19 +140,14 @@ class Fault:
         )
 
     @classmethod
-    def stall(cls, seconds: float, after_events: int = 0) -> Fault:
-        """Go silent for ``seconds`` after ``after_events`` events (0: before the headers)."""
-        return cls("stall", seconds=seconds, after_events=after_events)
-
-    @classmethod
-    def malformed_json(cls) -> Fault:
-        """HTTP 200, JSON content type, truncated body ``{"id": "gen-``."""
-        return cls("malformed_json")
-
-    @classmethod
     def malformed_sse(cls, after_events: int = 1) -> Fault:
         """Send ``after_events`` events, then ``data: {not json``."""
         return cls("malformed_sse", after_events=after_events)
+
+    @classmethod
+    def stall(cls, seconds: float, after_events: int = 0) -> Fault:
+        """Go silent for ``seconds`` after ``after_events`` events (0: before the headers)."""
+        return cls("stall", seconds=seconds, after_events=after_events)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["validate_anthropic", "validate_count_tokens", "validate_openai"]
@@ -69,19 +70,45 @@ def _openai_message(i: int, msg: dict[str, Any]) -> Problem | None:
     return None
 
 
-def _openai_tools(body: dict[str, Any]) -> Problem | None:
-    """``tools``, ``tool_choice`` and ``response_format``."""
+def _openai_tool_problem(tool: Any) -> tuple[str | None, str]:
+    """(the name, else None; the problem) of one OpenAI tool."""
+    fn = tool.get("function") if isinstance(tool, dict) else None
+    name = fn.get("name") if isinstance(fn, dict) else None
+    return (name if isinstance(name, str) else None), (
+        "each tool must be {'type': 'function', 'function': {'name': ...}}"
+    )
+
+
+def _anthropic_tool_problem(tool: Any) -> tuple[str | None, str]:
+    """(the name, else None; the problem) of one Anthropic tool."""
+    name = tool.get("name") if isinstance(tool, dict) else None
+    if not isinstance(name, str):
+        return None, "each tool needs a string 'name'"
+    if not isinstance(tool.get("input_schema"), dict):
+        return None, f"tool {name!r} needs an 'input_schema' object"
+    return name, ""
+
+
+def _tool_names(
+    body: dict[str, Any], check: Callable[[Any], tuple[str | None, str]]
+) -> set[str] | Problem:
+    """The names of ``body``'s tools (each judged by ``check``), or the first problem."""
     tools = body.get("tools")
+    if tools is None:
+        return set()
+    if not isinstance(tools, list):
+        return 400, "'tools' must be an array"
     names: set[str] = set()
-    if tools is not None:
-        if not isinstance(tools, list):
-            return 400, "'tools' must be an array"
-        for tool in tools:
-            fn = tool.get("function") if isinstance(tool, dict) else None
-            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-                return 400, "each tool must be {'type': 'function', 'function': {'name': ...}}"
-            names.add(fn["name"])
-    choice = body.get("tool_choice")
+    for tool in tools:
+        name, problem = check(tool)
+        if name is None:
+            return 400, problem
+        names.add(name)
+    return names
+
+
+def _openai_choice(choice: Any, names: set[str]) -> Problem | None:
+    """An OpenAI ``tool_choice`` against the tools offered."""
     if isinstance(choice, dict):
         fn = choice.get("function")
         name = fn.get("name") if isinstance(fn, dict) else None
@@ -89,12 +116,35 @@ def _openai_tools(body: dict[str, Any]) -> Problem | None:
             return 400, f"tool_choice names a tool that is not offered: {name!r}"
     elif choice is not None and choice not in ("auto", "none", "required", "any"):
         return 400, f"invalid 'tool_choice': {choice!r}"
+    return None
+
+
+def _tools_problem(
+    body: dict[str, Any],
+    tool_check: Callable[[Any], tuple[str | None, str]],
+    choice_check: Callable[[Any, set[str]], Problem | None],
+) -> Problem | None:
+    """``tools`` (each judged by ``tool_check``), then ``tool_choice`` against their names."""
+    names = _tool_names(body, tool_check)
+    if isinstance(names, tuple):
+        return names
+    return choice_check(body.get("tool_choice"), names)
+
+
+def _openai_tools(body: dict[str, Any]) -> Problem | None:
+    """``tools``, ``tool_choice`` and ``response_format``."""
+    problem = _tools_problem(body, _openai_tool_problem, _openai_choice)
     fmt = body.get("response_format")
-    if fmt is not None and (
-        not isinstance(fmt, dict) or fmt.get("type") not in ("text", "json_object", "json_schema")
+    if (
+        problem is None
+        and fmt is not None
+        and (
+            not isinstance(fmt, dict)
+            or fmt.get("type") not in ("text", "json_object", "json_schema")
+        )
     ):
         return 400, "'response_format.type' must be text, json_object or json_schema"
-    return None
+    return problem
 
 
 def validate_openai(body: dict[str, Any]) -> Problem | None:
@@ -147,20 +197,8 @@ def _anthropic_messages(body: dict[str, Any]) -> Problem | None:
     return problem
 
 
-def _anthropic_tools(body: dict[str, Any]) -> Problem | None:
-    """``tools`` and ``tool_choice`` of an Anthropic request."""
-    tools = body.get("tools")
-    names: set[str] = set()
-    if tools is not None:
-        if not isinstance(tools, list):
-            return 400, "'tools' must be an array"
-        for tool in tools:
-            if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
-                return 400, "each tool needs a string 'name'"
-            if not isinstance(tool.get("input_schema"), dict):
-                return 400, f"tool {tool['name']!r} needs an 'input_schema' object"
-            names.add(tool["name"])
-    choice = body.get("tool_choice")
+def _anthropic_choice(choice: Any, names: set[str]) -> Problem | None:
+    """An Anthropic ``tool_choice`` against the tools offered."""
     if choice is None:
         return None
     if not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "tool", "none"):
@@ -168,6 +206,11 @@ def _anthropic_tools(body: dict[str, Any]) -> Problem | None:
     if choice["type"] == "tool" and choice.get("name") not in names:
         return 400, f"tool_choice names a tool that is not offered: {choice.get('name')!r}"
     return None
+
+
+def _anthropic_tools(body: dict[str, Any]) -> Problem | None:
+    """``tools`` and ``tool_choice`` of an Anthropic request."""
+    return _tools_problem(body, _anthropic_tool_problem, _anthropic_choice)
 
 
 def validate_anthropic(body: dict[str, Any]) -> Problem | None:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from _support import MODEL
 
 from modelslab_core import (
     APIConnectionError,
@@ -44,7 +45,6 @@ from modelslab_core import (
 )
 from modelslab_core.testing import Fault, Reply, StandIn
 
-MODEL = "meta-llama-llama-3.2-3b-instruct"
 FAST = RetryPolicy(initial_delay=0.01, max_delay=0.05, max_server_delay=0.2)
 R = TypeVar("R")
 
@@ -118,11 +118,6 @@ class Caller:
 
     def list_models(self) -> list[ModelInfo]:
         return self._run(lambda c: c.list_models(), lambda c: c.list_models())
-
-
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def caller(mode: str, standin: StandIn, **config: Any) -> Caller:

@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+from _support import MODEL
 from pydantic import BaseModel
 
 from modelslab_core.testing import Fault, RecordedRequest, Reply, StandIn
 from modelslab_core.testing._schema_fill import instance_for
 
-MODEL = "meta-llama-llama-3.2-3b-instruct"
 WEATHER = {
     "type": "function",
     "function": {

@@ -10,8 +10,6 @@ import pytest
 from langchain_modelslab import ChatModelsLab
 from modelslab_core.testing import StandIn
 
-DIALECTS = ("openai", "anthropic")
-
 
 @pytest.fixture
 def standin_env(standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> StandIn:
@@ -19,12 +17,6 @@ def standin_env(standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> StandIn:
     monkeypatch.setenv("MODELSLAB_BASE_URL", standin.base_url)
     monkeypatch.setenv("MODELSLAB_API_KEY", standin.api_key)
     return standin
-
-
-@pytest.fixture(params=DIALECTS)
-def dialect(request: pytest.FixtureRequest) -> str:
-    """Each test that takes it runs once per wire dialect."""
-    return str(request.param)
 
 
 @pytest.fixture

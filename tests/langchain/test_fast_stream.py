@@ -72,11 +72,6 @@ class Recorder(BaseCallbackHandler):
         self.ends.append(response)
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def core_streams(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Counts the calls that go through langchain-core's own ``stream``/``astream``."""

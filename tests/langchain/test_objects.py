@@ -68,11 +68,6 @@ def merge(chunks: list[AIMessageChunk]) -> AIMessageChunk:
     return full
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 # ------------------------------------------------------------------ recorded responses
 
 

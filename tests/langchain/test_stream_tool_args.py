@@ -205,11 +205,6 @@ def test_generation_sum_one_by_one_keeps_the_verdict() -> None:
 # --------------------------------------------------------------------------- public paths
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 RAW = '{"city": "Par'
 
 

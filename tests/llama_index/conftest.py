@@ -10,14 +10,6 @@ import pytest
 from llama_index_modelslab import ModelsLab
 from modelslab_core.testing import StandIn
 
-MODEL = "meta-llama-llama-3.2-3b-instruct"
-
-
-@pytest.fixture(params=["openai", "anthropic"])
-def dialect(request: pytest.FixtureRequest) -> str:
-    """Both wire dialects."""
-    return str(request.param)
-
 
 @pytest.fixture(params=[True, False], ids=["sync", "async"])
 def sync(request: pytest.FixtureRequest) -> bool:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from _support import MODEL
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, CompletionResponse
 
 from llama_index_modelslab import ModelsLab
-
-MODEL = "meta-llama-llama-3.2-3b-instruct"
 
 
 def wire(dialect: str, messages: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:

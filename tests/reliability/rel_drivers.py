@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from _support import MODEL, WEATHER_TOOL, get_weather
 
 from modelslab_core import (
     AsyncModelsLabClient,
@@ -32,20 +33,6 @@ from modelslab_core.testing import StandIn
 LAYERS = ("core", "langchain", "llama_index")
 DIALECTS = ("openai", "anthropic")
 MODES = ("sync", "async")
-MODEL = "meta-llama-llama-3.2-3b-instruct"
-
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather of a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -86,6 +73,10 @@ class Outcome:
 
     pieces: list[str] = field(default_factory=list)
     final_text: str | None = None
+    """The text of a non-streamed answer."""
+    folded: str | None = None
+    """A stream's final message as the layer folds it (the core's ``acc.result()``,
+    LangChain's merged chunk, LlamaIndex's last response): it must equal the pieces."""
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     """Valid calls: ``{"name", "args"}`` with ``args`` a dict."""
     invalid_calls: list[dict[str, Any]] = field(default_factory=list)
@@ -231,7 +222,7 @@ def _core(
                 if delta.text:
                     out.pieces.append(delta.text)
             fold(acc.result())
-            out.final_text = None
+            out.folded, out.final_text = out.final_text, None
         return None
 
     async def go() -> None:
@@ -245,7 +236,7 @@ def _core(
                 if delta.text:
                     out.pieces.append(delta.text)
             fold(acc.result())
-            out.final_text = None
+            out.folded, out.final_text = out.final_text, None
 
     return go()
 
@@ -284,6 +275,7 @@ def _langchain(
             if piece := _lc_text(chunk.content):
                 out.pieces.append(piece)
         fold(total)
+        out.folded = _lc_text(total.content)
         return None
 
     async def go() -> None:
@@ -298,13 +290,9 @@ def _langchain(
             if piece := _lc_text(chunk.content):
                 out.pieces.append(piece)
         fold(total)
+        out.folded = _lc_text(total.content)
 
     return go()
-
-
-def get_weather(city: str) -> str:
-    """Current weather of a city."""
-    return f"sunny in {city}"
 
 
 def _llama_index(
@@ -343,6 +331,7 @@ def _llama_index(
             if last.delta:
                 out.pieces.append(last.delta)
         fold(last)
+        out.folded = last.message.content or ""
         return None
 
     async def go() -> None:
@@ -363,6 +352,7 @@ def _llama_index(
             if last.delta:
                 out.pieces.append(last.delta)
         fold(last)
+        out.folded = last.message.content or ""
 
     return go()
 

@@ -14,10 +14,8 @@ from rel_drivers import ALL_COMBOS, Arrivals, Combo, Outcome, Settings, elapsed,
 
 from langchain_modelslab._tool_args import invalidating_suffix
 from modelslab_core import (
-    APIError,
     APIResponseValidationError,
     APIStatusError,
-    APITimeoutError,
     AuthenticationError,
     BadRequestError,
     InsufficientCreditsError,
@@ -47,6 +45,17 @@ def typed_error(out: Outcome, cls: type[BaseException]) -> BaseException:
     return err
 
 
+def assert_complete(out: Outcome, combo: Combo) -> None:
+    """The caller got the whole scripted answer: for a stream, the pieces delivered, and the
+    final message the layer folds from them, are both exactly the full text."""
+    out.raise_error()
+    assert out.text == FULL_TEXT
+    if combo.stream:
+        assert out.final_text is None and out.folded == "".join(out.pieces) == FULL_TEXT
+    else:
+        assert out.pieces == [] and out.folded is None
+
+
 def assert_prefix_then_error(out: Outcome) -> None:
     """A broken stream delivered a real, non-duplicated prefix of the scripted text."""
     got = "".join(out.pieces)
@@ -62,8 +71,7 @@ def test_429_body_retry_after_is_waited_then_succeeds(combo: Combo, standin: Sta
     standin.enqueue(Fault.status(429, retry_after=0.1))
     with Arrivals(standin) as arrivals:
         out = run_turn(combo, standin.base_url, standin.api_key, PROMPT)
-    out.raise_error()
-    assert out.text == FULL_TEXT
+    assert_complete(out, combo)
     assert len(standin.requests) == 2
     assert 0.095 <= arrivals.gaps[0] <= 0.1 + SLACK, arrivals.gaps
 
@@ -77,8 +85,7 @@ def test_429_retry_after_headers_are_waited(combo: Combo, standin: StandIn) -> N
     )
     with Arrivals(standin) as arrivals:
         out = run_turn(combo, standin.base_url, standin.api_key, PROMPT, Settings(max_retries=2))
-    out.raise_error()
-    assert out.text == FULL_TEXT
+    assert_complete(out, combo)
     assert len(standin.requests) == 3
     assert all(0.075 <= gap <= 0.08 + SLACK for gap in arrivals.gaps), arrivals.gaps
 
@@ -107,8 +114,7 @@ def test_5xx_then_200_succeeds_with_growing_backoff(
     caplog.set_level(logging.DEBUG, logger="modelslab_core")
     with Arrivals(standin) as arrivals:
         out = run_turn(combo, standin.base_url, standin.api_key, PROMPT, settings)
-    out.raise_error()
-    assert out.text == FULL_TEXT
+    assert_complete(out, combo)
     assert len(standin.requests) == 4
     # The planned waits (the core logs each one) follow 0.02 * 2**n less at most 25 % jitter,
     # so they grow: each floor is above the previous ceiling's half, the third above the first.
@@ -158,8 +164,7 @@ def test_connection_refused_then_server_comes_up(combo: Combo) -> None:
     finally:
         timer.join()
         late.stop()
-    out.raise_error()
-    assert out.text == FULL_TEXT
+    assert_complete(out, combo)
     assert len(late.requests) == 1  # refused attempts never reached it
     assert 0.1 <= took <= 1.9 + SLACK  # backoff: 0.03 * (1 + 2 + ... + 32)
 
@@ -168,8 +173,7 @@ def test_connection_refused_then_server_comes_up(combo: Combo) -> None:
 def test_connection_reset_before_headers_is_retried(combo: Combo, standin: StandIn) -> None:
     standin.enqueue(Fault.cut_before_headers())
     out = run_turn(combo, standin.base_url, standin.api_key, PROMPT)
-    out.raise_error()
-    assert out.text == FULL_TEXT
+    assert_complete(out, combo)
     assert len(standin.requests) == 2
 
 
@@ -252,9 +256,7 @@ def test_truncated_tool_arguments_are_invalid_tool_calls(combo: Combo, standin: 
     raw = '{"city": "Par'
     standin.enqueue(Reply(tool_calls=[{"name": "get_weather", "arguments": raw}]))
     out = run_turn(combo, standin.base_url, standin.api_key, "Weather in Paris?", tools=True)
-    if out.error is not None:  # a clear error is acceptable; a code bug is not
-        typed_error(out, APIError)
-        return
+    out.raise_error()  # a truncated call is the model's output: kept, flagged, never an error
     if combo.layer == "langchain" and combo.stream:
         # Chunks merged by langchain-core's AIMessageChunk.__add__ would re-parse the text
         # leniently; the adapter's last chunk adds a short marker so that the merged call is
@@ -269,9 +271,24 @@ def test_truncated_tool_arguments_are_invalid_tool_calls(combo: Combo, standin: 
 
 
 @ALL_COMBOS
-def test_stall_past_the_chunk_timeout_is_a_timeout(combo: Combo, standin: StandIn) -> None:
+def test_stall_before_any_output_is_retried(combo: Combo, standin: StandIn) -> None:
+    """A read timeout before anything reached the caller is retried, and the retry answers."""
+    standin.enqueue(Fault.stall(5.0, after_events=0))
+    settings = Settings(max_retries=2, chunk_timeout=0.15, read_timeout=0.15)
+    out, took = elapsed(
+        lambda: run_turn(combo, standin.base_url, standin.api_key, PROMPT, settings)
+    )
+    assert took < 0.15 + 1.5, f"took {took:.2f}s: a hang, not a timeout and a retry"
+    assert_complete(out, combo)
+    assert len(standin.requests) == 2
+
+
+@ALL_COMBOS
+def test_stall_after_output_is_a_timeout_not_a_replay(combo: Combo, standin: StandIn) -> None:
+    """A stream that stalls after delivering pieces fails (no retry can replay them); a plain
+    call delivers nothing until its body is whole, so the same stall is retried."""
     standin.enqueue(Fault.stall(5.0, after_events=5))
-    settings = Settings(max_retries=2 if combo.stream else 0, chunk_timeout=0.15, read_timeout=0.15)
+    settings = Settings(max_retries=2, chunk_timeout=0.15, read_timeout=0.15)
     out, took = elapsed(
         lambda: run_turn(combo, standin.base_url, standin.api_key, PROMPT, settings)
     )
@@ -279,9 +296,10 @@ def test_stall_past_the_chunk_timeout_is_a_timeout(combo: Combo, standin: StandI
     if combo.stream:
         typed_error(out, StreamTimeoutError)
         assert_prefix_then_error(out)
+        assert len(standin.requests) == 1
     else:
-        typed_error(out, APITimeoutError)
-    assert len(standin.requests) == 1
+        assert_complete(out, combo)
+        assert len(standin.requests) == 2
 
 
 # --------------------------------------------------------------------------- 4xx

@@ -1,0 +1,125 @@
+"""Both adapters decide a request the same way: one table of inputs, one neutral `ChatRequest`.
+
+Each row is a call as a user of either framework writes it (tool choices in every spelling,
+response formats, sampling fields, stop, unknown fields); both adapters must build the same
+`ChatRequest` from it, or fail the same way before any request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from _support import MODEL, WEATHER_TOOL
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from llama_index.core.base.llms.types import ChatMessage
+
+from langchain_modelslab import ChatModelsLab
+from llama_index_modelslab import ModelsLab
+from modelslab_core import ChatRequest
+from modelslab_core.normalize import DEFAULT_MODEL, DEFAULT_SCHEMA_NAME
+
+SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+NAMED_OPENAI = {"type": "function", "function": {"name": "get_weather"}}
+NAMED_ANTHROPIC = {"type": "tool", "name": "get_weather"}
+TOOLS = {"tools": [WEATHER_TOOL]}
+ROWS: list[tuple[str, dict[str, Any]]] = [
+    ("plain", {}),
+    ("sampling", {"temperature": 0.3, "top_p": 0.9, "top_k": 5, "max_tokens": 40, "seed": 7}),
+    ("penalties", {"frequency_penalty": 0.5, "presence_penalty": -0.5, "repetition_penalty": 1.1}),
+    ("stop string", {"stop": "END"}),
+    ("stop list", {"stop": ["END", "STOP"]}),
+    ("unknown field", {"logprobs": True, "extra_body": {"provider": {"order": ["x"]}}}),
+    ("model override", {"model": "meta-llama-llama-3.1-8b-instruct"}),
+    ("tools", TOOLS),
+    ("choice auto", {**TOOLS, "tool_choice": "auto"}),
+    ("choice none", {**TOOLS, "tool_choice": "none"}),
+    ("choice required", {**TOOLS, "tool_choice": "required"}),
+    ("choice any", {**TOOLS, "tool_choice": "any"}),
+    ("choice True", {**TOOLS, "tool_choice": True}),
+    ("choice name", {**TOOLS, "tool_choice": "get_weather"}),
+    ("choice openai dict", {**TOOLS, "tool_choice": NAMED_OPENAI}),
+    ("choice anthropic dict", {**TOOLS, "tool_choice": NAMED_ANTHROPIC}),
+    ("choice anthropic any", {**TOOLS, "tool_choice": {"type": "any"}}),
+    ("parallel", {**TOOLS, "parallel_tool_calls": False}),
+    ("parallel without tools", {"parallel_tool_calls": False}),
+    ("auto without tools", {"tool_choice": "auto"}),
+    ("json mode", {"response_format": {"type": "json_object"}}),
+    (
+        "json schema",
+        {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "Out", "schema": SCHEMA},
+            }
+        },
+    ),
+    (
+        "json schema unnamed",
+        {"response_format": {"type": "json_schema", "json_schema": {"schema": SCHEMA}}},
+    ),
+]
+BAD_ROWS: list[tuple[str, dict[str, Any], str]] = [
+    ("unknown tool name", {**TOOLS, "tool_choice": "get_time"}, "not a bound tool"),
+    (
+        "unknown dict name",
+        {**TOOLS, "tool_choice": {"type": "tool", "name": "x"}},
+        "not a bound tool",
+    ),
+    ("forced without tools", {"tool_choice": "required"}, "no tools are bound"),
+    ("bad choice", {**TOOLS, "tool_choice": 3}, "Unsupported tool_choice"),
+    ("bad format", {"response_format": {"type": "yaml"}}, "Unsupported response_format"),
+    (
+        "schema without schema",
+        {"response_format": {"type": "json_schema", "json_schema": {}}},
+        "needs json_schema.schema",
+    ),
+]
+
+LC_HISTORY = [SystemMessage("Be brief."), HumanMessage("Hi"), AIMessage("Hello!"), HumanMessage("Weather?")]  # fmt: skip
+LI_HISTORY = [
+    ChatMessage(role="system", content="Be brief."),
+    ChatMessage(role="user", content="Hi"),
+    ChatMessage(role="assistant", content="Hello!"),
+    ChatMessage(role="user", content="Weather?"),
+]
+
+
+def _langchain(kwargs: dict[str, Any]) -> ChatRequest:
+    model = ChatModelsLab(api_key="k", model=MODEL)
+    call = dict(kwargs)
+    stop = call.pop("stop", None)
+    return model._request(LC_HISTORY, [stop] if isinstance(stop, str) else stop, call)
+
+
+def _llama_index(kwargs: dict[str, Any]) -> ChatRequest:
+    return ModelsLab(api_key="k", model=MODEL, temperature=None)._request(LI_HISTORY, kwargs)
+
+
+@pytest.mark.parametrize(("kwargs"), [r[1] for r in ROWS], ids=[r[0] for r in ROWS])
+def test_same_inputs_same_request(kwargs: dict[str, Any]) -> None:
+    from_langchain, from_llama_index = _langchain(kwargs), _llama_index(kwargs)
+    assert from_langchain == from_llama_index
+    assert from_langchain.model == kwargs.get("model", MODEL)
+
+
+@pytest.mark.parametrize(("kwargs", "error"), [r[1:] for r in BAD_ROWS], ids=[r[0] for r in BAD_ROWS])  # fmt: skip
+def test_same_bad_inputs_same_error(kwargs: dict[str, Any], error: str) -> None:
+    for build in (_langchain, _llama_index):
+        with pytest.raises((ValueError, TypeError), match=error):
+            build(kwargs)
+
+
+def test_one_default_model_and_schema_name() -> None:
+    assert ChatModelsLab(api_key="k").model == ModelsLab(api_key="k").model == DEFAULT_MODEL
+    unnamed = dict(ROWS)["json schema unnamed"]
+    fmt = _llama_index(unnamed).response_format
+    assert fmt is not None and fmt.type == "json_schema" and fmt.name == DEFAULT_SCHEMA_NAME
+
+
+def test_one_meaning_of_timeout() -> None:
+    lc = ChatModelsLab(api_key="k", timeout=7)._client_config()
+    li = ModelsLab(api_key="k", timeout=7).client_config()
+    assert (lc.connect_timeout, lc.read_timeout) == (li.connect_timeout, li.read_timeout) == (7, 7)
+    defaults = ChatModelsLab(api_key="k")._client_config(), ModelsLab(api_key="k").client_config()
+    assert {(c.connect_timeout, c.read_timeout) for c in defaults} == {(10.0, 120.0)}
