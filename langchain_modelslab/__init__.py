@@ -11,7 +11,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         'langchain_modelslab needs langchain-core: pip install "modelslab-integrations[langchain]"'
     ) from exc
 
-from modelslab_core._version import __version__
+from modelslab_core import __version__
 from modelslab_core.types import ModelInfo
 
 from . import _errors

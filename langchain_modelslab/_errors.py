@@ -23,7 +23,7 @@ from langchain_core.exceptions import (
     ModelTimeoutError,
 )
 
-import modelslab_core._exceptions as core
+import modelslab_core as core
 
 __all__ = [
     "ModelsLabAPIError",

@@ -14,6 +14,20 @@ also adds the handlers of LangSmith tracing (env or context), ``set_debug`` and 
 (``collect_runs``, ``tracing_v2_enabled``); ``astream_events`` attaches its own handler. Any
 handler, a rate limiter, disabled streaming or a subclass that overrides ``_stream``/
 ``_astream`` sends the call down langchain-core's own path.
+
+Private names of langchain-core this path relies on (``tests/test_layout.py`` resolves each,
+and fails when langchain-core renames or removes one; `tests/langchain/test_fast_stream.py`
+checks that both paths yield the same chunks):
+
+- ``langchain_core.language_models._utils._normalize_messages``
+- ``langchain_core.language_models._utils._update_message_content_to_blocks``
+- ``langchain_core.utils._gateway.GATEWAY_METADATA_RESPONSE_KEY``
+- ``langchain_core.utils.utils.LC_ID_PREFIX``
+- ``langchain_core.utils.uuid.uuid7``
+- ``langchain_core.language_models.BaseChatModel._should_stream``
+- ``langchain_core.language_models.BaseChatModel._convert_input``
+- ``langchain_core.language_models.BaseChatModel._stream``
+- ``langchain_core.language_models.BaseChatModel._astream``
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from modelslab_core.types import ChatRequest, Dialect, ModelInfo
 
 from ._convert import to_chat_response, to_messages
 from ._docs import MODELSLAB_DOC
-from ._instrument import chat_callback, completion_method
+from ._fast_path import chat_callback, completion_method
 from ._snapshots import aresponses, responses
 from ._structured_llm import StructuredOutputLLM
 from ._tool_calling import keep_first_call, tool_chat_kwargs, tool_selections

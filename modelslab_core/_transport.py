@@ -31,7 +31,7 @@ from ._exceptions import (
 )
 from ._limits import limiter_for
 from ._retry import retry_delay
-from ._streaming import EventHandler, Failure, StreamRun, may_report_error, retryable
+from ._stream_attempt import EventHandler, Failure, StreamRun, may_report_error, retryable
 
 __all__ = ["AsyncTransport", "EventHandler", "SyncTransport"]
 

@@ -9,6 +9,16 @@ every field; for any other class, or a call that does not pass every field, it f
 
 Used where thousands of objects are built per call: long histories (`modelslab_core.types`
 `trusted_message`) and LlamaIndex stream snapshots (``llama_index_modelslab._snapshots``).
+
+Private names of pydantic this relies on (``tests/test_layout.py`` resolves each, and fails when
+pydantic renames or removes one; the equality with ``model_construct`` is tested per class):
+
+- ``pydantic.BaseModel.__pydantic_fields_set__``
+- ``pydantic.BaseModel.__pydantic_extra__``
+- ``pydantic.BaseModel.__pydantic_private__``
+- ``pydantic.BaseModel.__pydantic_root_model__``
+- ``modelslab_core.types.Message.__pydantic_post_init__`` (set on every model class)
+- ``modelslab_core.types.Message.__private_attributes__`` (set on every model class)
 """
 
 from __future__ import annotations

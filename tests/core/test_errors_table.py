@@ -33,7 +33,7 @@ from modelslab_core._errors import (
     request_id_from,
     safe_message,
 )
-from modelslab_core._streaming import StreamRun
+from modelslab_core._stream_attempt import StreamRun
 
 STATUS_ROWS = [
     (400, BadRequestError),

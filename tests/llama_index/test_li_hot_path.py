@@ -21,7 +21,7 @@ from llama_index.core.llms import callbacks as li_callbacks
 from pydantic import Field
 
 from llama_index_modelslab import ModelsLab
-from llama_index_modelslab._instrument import is_observed
+from llama_index_modelslab._fast_path import is_observed
 from modelslab_core.testing import Reply, StandIn
 
 HI = [ChatMessage(role="user", content="hi")]

@@ -1,4 +1,4 @@
-"""Pure per-attempt stream handling: SSE bytes in, handler outputs out, failures recorded.
+"""One attempt of a streamed request (pure): SSE bytes in, handler outputs out, failures recorded.
 
 `StreamRun` is the reducer both transport twins drive: it decodes SSE, parses each ``data``
 once, stops at ``[DONE]`` (or when the handler says done), turns error envelopes and ``error``

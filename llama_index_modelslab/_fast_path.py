@@ -1,4 +1,4 @@
-"""LlamaIndex's LLM callbacks, skipped when nobody observes them.
+"""The fast path of `ModelsLab`: LlamaIndex's LLM callbacks, skipped when nobody observes them.
 
 `llm_chat_callback` and `llm_completion_callback` (llama-index-core) wrap every call in a
 `CallbackManager` trace with start and end events, and fire one pydantic event (with a uuid
@@ -9,6 +9,16 @@ event handler sits on the dispatcher chain those callbacks report to (the root d
 included), the call runs through LlamaIndex's own decorator, unchanged: every event and
 callback as before. Otherwise the method runs directly (the ``rate_limiter`` still applies),
 since there is no one to tell. Spans (`DispatcherSpanMixin`) are untouched either way.
+
+Private names of llama-index-core this path relies on (``tests/test_layout.py`` resolves each,
+and fails when llama-index-core renames or removes one; ``tests/llama_index/test_li_hot_path.py``
+checks that observed calls still report every event):
+
+- ``llama_index.core.llms.callbacks.dispatcher.event_handlers``
+- ``llama_index.core.llms.callbacks.dispatcher.propagate``
+- ``llama_index.core.llms.callbacks.dispatcher.parent_name``
+- ``llama_index.core.llms.callbacks.dispatcher.manager.dispatchers``
+- ``llama_index.core.instrumentation.event_handlers.NullEventHandler``
 """
 
 from __future__ import annotations
