@@ -16,24 +16,13 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
-from _support import MODEL
+from _support import MODEL, WEATHER_TOOL
 from pydantic import BaseModel
 
 from modelslab_core.testing import Fault, RecordedRequest, Reply, StandIn
 from modelslab_core.testing._schema_fill import instance_for
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Get the weather at a location.",
-        "parameters": {
-            "type": "object",
-            "properties": {"location": {"type": "string"}},
-            "required": ["location"],
-        },
-    },
-}
+WEATHER = WEATHER_TOOL
 ADDER = {
     "type": "function",
     "function": {
@@ -326,7 +315,7 @@ def test_no_tool_call_when_none_or_after_tool_result(http: httpx.Client) -> None
                 {
                     "id": "c1",
                     "type": "function",
-                    "function": {"name": "get_weather", "arguments": '{"location": "Paris"}'},
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
                 }
             ],
         },
@@ -614,14 +603,14 @@ def test_scripted_reply_both_routes(http: httpx.Client, standin: StandIn) -> Non
             reasoning="thinking hard",
             usage={"prompt_tokens": 9, "completion_tokens": 2},
         ),
-        Reply(tool_calls=[{"name": "get_weather", "arguments": {"location": "Oslo"}}]),
+        Reply(tool_calls=[{"name": "get_weather", "arguments": {"city": "Oslo"}}]),
     )
     data = http.post("/chat/completions", json=chat()).json()
     msg = data["choices"][0]["message"]
     assert msg["content"] == "scripted" and msg["reasoning_content"] == "thinking hard"
     assert data["usage"] == {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}
     data = http.post("/v1/messages", json=msgs()).json()
-    assert data["content"][0]["input"] == {"location": "Oslo"}
+    assert data["content"][0]["input"] == {"city": "Oslo"}
     assert data["stop_reason"] == "tool_use"
     assert standin.pending == 0
 
@@ -923,7 +912,7 @@ def test_count_tokens_counts_tools_and_system(http: httpx.Client) -> None:
     assert bare < one < two
     spec = {
         "name": "get_weather",
-        "description": "Get the weather at a location.",
+        "description": WEATHER["function"]["description"],
         "parameters": WEATHER["function"]["parameters"],
     }
     assert one - bare == len(json.dumps(spec, sort_keys=True).split())
