@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .dialects._common import make_tool_call
+from .pricing import Cost
 from .types import ChatResult, FinishReason, StreamDelta, ToolCall, Usage
 
 __all__ = ["StreamAccumulator", "accumulate", "parse_partial_json"]
@@ -53,6 +54,7 @@ class StreamAccumulator:
         "_signature",
         "_text",
         "_tools",
+        "cost",
         "finish_reason",
         "id",
         "model",
@@ -70,6 +72,7 @@ class StreamAccumulator:
         self.finish_reason: FinishReason | None = None
         self.raw_finish_reason: str | None = None
         self.usage: Usage | None = None
+        self.cost: Cost | None = None
 
     def add(self, delta: StreamDelta) -> None:
         """Fold one delta in (no snapshot built)."""
@@ -94,6 +97,7 @@ class StreamAccumulator:
             self.raw_finish_reason = delta.raw_finish_reason
         if delta.usage is not None:
             self.usage = delta.usage
+            self.cost = delta.cost
         if self.id is None and delta.id:
             self.id = delta.id
         if self.model is None and delta.model:
@@ -153,6 +157,7 @@ class StreamAccumulator:
             finish_reason=self.finish_reason,
             raw_finish_reason=self.raw_finish_reason,
             usage=self.usage,
+            cost=self.cost,
             raw={},
         )
 

@@ -22,7 +22,10 @@ from pydantic import ValidationError
 
 from ._config import ClientConfig
 from ._exceptions import APIResponseValidationError
+from ._metering import metered, metered_async
 from ._transport import AsyncTransport, EventHandler, SyncTransport
+from .budget import Charge
+from .catalog import remember_listing, resolve_model
 from .dialects import anthropic_messages, openai_chat
 from .dialects._base import DialectCodec
 from .types import ChatRequest, ChatResult, Dialect, JsonSchemaFormat, ModelInfo, StreamDelta
@@ -173,10 +176,29 @@ class _ClientBase:
 
     def _chat_body(
         self, request: ChatRequest, codec: DialectCodec, *, stream: bool
-    ) -> dict[str, Any]:
-        self.config.require_api_key()
+    ) -> tuple[dict[str, Any], Charge]:
+        """The wire body and the `Charge` that will price and record the answer."""
+        cfg = self.config
+        cfg.require_api_key()
         _check_request(request)
-        return codec.encode_request(request, stream=stream, model_field=self.config.model_field)
+        body = codec.encode_request(request, stream=stream, model_field=cfg.model_field)
+        return body, self._charge(request.model)
+
+    def _charge(self, model: str) -> Charge:
+        """A charge at ``model``'s catalog price (a bad catalog file fails here, unsent)."""
+        cfg = self.config
+        facts = resolve_model(
+            model,
+            base_url=cfg.base_url,
+            catalog_file=cfg.catalog_file,
+            pricing=cfg.pricing.get(model),
+        )
+        return Charge.open(model, None if facts is None else facts.pricing)
+
+    def _listing(self, models: list[ModelInfo]) -> list[ModelInfo]:
+        """Remember the facts a ``/v1/models`` answer carries (see `catalog`)."""
+        remember_listing(self.config.base_url, models)
+        return models
 
     def _count_body(self, request: ChatRequest) -> dict[str, Any]:
         self.config.require_api_key()
@@ -232,18 +254,21 @@ class ModelsLabClient(_ClientBase):
         return self._transport
 
     def chat(self, request: ChatRequest, *, dialect: Dialect | None = None) -> ChatResult:
-        """Send ``request`` and return the complete answer."""
+        """Send ``request`` and return the complete answer (``cost`` set when priced)."""
         codec = self._codec(dialect)
-        body = self._chat_body(request, codec, stream=False)
-        return _decode_chat(codec, self._t().request_json("POST", codec.path, body))
+        body, charge = self._chat_body(request, codec, stream=False)
+        self._t().request_json(
+            "POST", codec.path, body, charge.on_answer(functools.partial(_decode_chat, codec))
+        )
+        return charge.answered()
 
     def stream(
         self, request: ChatRequest, *, dialect: Dialect | None = None
     ) -> Iterator[StreamDelta]:
         """Stream the answer as deltas; a cut stream raises `StreamInterruptedError`."""
         codec = self._codec(dialect)
-        body = self._chat_body(request, codec, stream=True)
-        return self._t().stream(codec.path, body, self._handler(codec))
+        body, charge = self._chat_body(request, codec, stream=True)
+        return metered(self._t().stream(codec.path, body, self._handler(codec)), charge)
 
     def count_tokens(self, request: ChatRequest) -> int:
         """Input tokens of ``request`` (always via the Anthropic ``count_tokens`` endpoint)."""
@@ -253,7 +278,7 @@ class ModelsLabClient(_ClientBase):
     def list_models(self) -> list[ModelInfo]:
         """The models the key can use (``GET /v1/models``)."""
         self.config.require_api_key()
-        return _decode_models(self._t().request_json("GET", MODELS_PATH))
+        return self._listing(_decode_models(self._t().request_json("GET", MODELS_PATH)))
 
     def close(self) -> None:
         """Close the httpx client this object created (an injected one is left open)."""
@@ -315,18 +340,20 @@ class AsyncModelsLabClient(_ClientBase):
         return self._transport
 
     async def chat(self, request: ChatRequest, *, dialect: Dialect | None = None) -> ChatResult:
-        """Send ``request`` and return the complete answer."""
+        """Send ``request`` and return the complete answer (``cost`` set when priced)."""
         codec = self._codec(dialect)
-        body = self._chat_body(request, codec, stream=False)
-        return _decode_chat(codec, await self._t().request_json("POST", codec.path, body))
+        body, charge = self._chat_body(request, codec, stream=False)
+        hook = charge.on_answer(functools.partial(_decode_chat, codec))
+        await self._t().request_json("POST", codec.path, body, hook)
+        return charge.answered()
 
     def stream(
         self, request: ChatRequest, *, dialect: Dialect | None = None
     ) -> AsyncIterator[StreamDelta]:
         """Stream the answer as deltas (``async for``); input is checked at call time."""
         codec = self._codec(dialect)
-        body = self._chat_body(request, codec, stream=True)
-        return self._t().stream(codec.path, body, self._handler(codec))
+        body, charge = self._chat_body(request, codec, stream=True)
+        return metered_async(self._t().stream(codec.path, body, self._handler(codec)), charge)
 
     async def count_tokens(self, request: ChatRequest) -> int:
         """Input tokens of ``request`` (always via the Anthropic ``count_tokens`` endpoint)."""
@@ -336,7 +363,7 @@ class AsyncModelsLabClient(_ClientBase):
     async def list_models(self) -> list[ModelInfo]:
         """The models the key can use (``GET /v1/models``)."""
         self.config.require_api_key()
-        return _decode_models(await self._t().request_json("GET", MODELS_PATH))
+        return self._listing(_decode_models(await self._t().request_json("GET", MODELS_PATH)))
 
     async def close(self) -> None:
         """Close the httpx client of the running loop; drop those of other loops."""

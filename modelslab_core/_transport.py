@@ -32,12 +32,17 @@ from ._exceptions import (
 from ._limits import limiter_for
 from ._retry import retry_delay
 from ._streaming import EventHandler, Failure, StreamRun, may_report_error, retryable
+from .budget import admit_request
 
 __all__ = ["AsyncTransport", "EventHandler", "SyncTransport"]
 
 T = TypeVar("T")
 CHAT_COMPLETIONS_PATH = "/chat/completions"
+BILLED_PATHS = frozenset({CHAT_COMPLETIONS_PATH, "/v1/messages"})
+"""Requests that cost money: each attempt is admitted by the open spend ledgers first."""
 _log = logging.getLogger("modelslab_core")
+AnswerHook = Callable[[dict[str, Any]], object]
+"""Called with a successful JSON answer before its in-flight slot is released."""
 
 
 class _TransportBase:
@@ -125,6 +130,8 @@ class _TransportBase:
         stream: bool,
     ) -> httpx.Request:
         url = self._url(path)
+        if path in BILLED_PATHS:
+            admit_request()  # after the in-flight slot, right before sending (budget.py)
         _log.debug("ModelsLab request: %s %s stream=%s", method, url, stream)
         return client.build_request(
             method,
@@ -234,13 +241,20 @@ class SyncTransport(_TransportBase):
         self._client = client
 
     def request_json(
-        self, method: str, path: str, body: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        on_answer: AnswerHook | None = None,
     ) -> dict[str, Any]:
-        """Send one JSON request (retrying) and return the response object."""
+        """Send one JSON request (retrying) and return the response object; ``on_answer``
+        sees it first, while the request still holds its in-flight slot."""
         deadline, attempt = self._deadline(), 0
         while True:
             with self._limiter.slot(self.config.max_in_flight):
                 outcome = self._json_once(method, path, body, deadline)
+                if on_answer is not None and not isinstance(outcome, Failure):
+                    on_answer(outcome)
             if not isinstance(outcome, Failure):
                 return outcome
             delay = self._next_delay(outcome, attempt, deadline)
@@ -319,13 +333,20 @@ class AsyncTransport(_TransportBase):
         self._client = client
 
     async def request_json(
-        self, method: str, path: str, body: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        on_answer: AnswerHook | None = None,
     ) -> dict[str, Any]:
-        """Send one JSON request (retrying) and return the response object."""
+        """Send one JSON request (retrying) and return the response object; ``on_answer``
+        sees it first, while the request still holds its in-flight slot."""
         deadline, attempt = self._deadline(), 0
         while True:
             async with self._limiter.slot_async(self.config.max_in_flight):
                 outcome = await self._json_once(method, path, body, deadline)
+                if on_answer is not None and not isinstance(outcome, Failure):
+                    on_answer(outcome)
             if not isinstance(outcome, Failure):
                 return outcome
             delay = self._next_delay(outcome, attempt, deadline)
