@@ -1,4 +1,4 @@
-"""LangChain integration for ModelsLab's LLM API: `ChatModelsLab` and its typed errors."""
+"""LangChain integration for ModelsLab's LLM API: `ChatModelsLab`, its typed errors, costs and budgets."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from modelslab_core._version import __version__
+from modelslab_core.budget import BudgetExceededError
+from modelslab_core.pricing import Cost, ModelPricing
 from modelslab_core.types import ModelInfo
 
 from ._errors import (
@@ -37,15 +39,21 @@ from ._errors import (
     ModelsLabTimeoutError,
     to_langchain_error,
 )
+from ._profile import message_cost
+from .callbacks import ModelsLabCallback, get_modelslab_callback
 from .chat_models import DEFAULT_MODEL, ChatModelsLab
 
 __all__ = [
     "DEFAULT_MODEL",
+    "BudgetExceededError",
     "ChatModelsLab",
+    "Cost",
     "ModelInfo",
+    "ModelPricing",
     "ModelsLabAPIError",
     "ModelsLabAuthenticationError",
     "ModelsLabBadRequestError",
+    "ModelsLabCallback",
     "ModelsLabConflictError",
     "ModelsLabConnectionError",
     "ModelsLabContextOverflowError",
@@ -64,5 +72,7 @@ __all__ = [
     "ModelsLabStreamTimeoutError",
     "ModelsLabTimeoutError",
     "__version__",
+    "get_modelslab_callback",
+    "message_cost",
     "to_langchain_error",
 ]

@@ -6,7 +6,12 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.language_models import (
+    BaseChatModel,
+    LangSmithParams,
+    LanguageModelInput,
+    ModelProfile,
+)
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
@@ -30,12 +35,14 @@ from modelslab_core import (
 )
 from modelslab_core._config import DEFAULT_BASE_URL, AuthMode
 from modelslab_core.dialects._base import ModelField
+from modelslab_core.pricing import ModelPricing
 from modelslab_core.types import ChatRequest, ChatResult, Dialect, ModelInfo
 
 from ._convert import PROVIDER, ai_message_from_result, to_neutral_messages
 from ._docs import CHAT_MODELSLAB_DOC
 from ._errors import translate_errors
 from ._fast_stream import can_take_fast_path, prepare
+from ._profile import profile_refresh, resolve_profile
 from ._stream import StreamGeneration, StreamState, chunk_from_delta, final_generation
 from ._tools import (
     StructuredMethod,
@@ -65,6 +72,7 @@ _SAMPLING = (
     "seed",
 )
 _CONFIG_FIELDS = (
+    "model",
     "api_key",
     "base_url",
     "auth",
@@ -76,6 +84,8 @@ _CONFIG_FIELDS = (
     "retry_initial_delay",
     "max_in_flight",
     "default_headers",
+    "pricing",
+    "catalog_file",
 )
 
 
@@ -134,6 +144,13 @@ class ChatModelsLab(BaseChatModel):
     structured_output_method: StructuredMethod = "function_calling"
     """Default ``with_structured_output`` method. ``function_calling`` (a forced tool call) is
     what ModelsLab documents; ``json_schema`` response formats are undocumented there."""
+    pricing: ModelPricing | None = None
+    """Prices of ``model`` (e.g. ``ModelPricing.per_million("0.051", "0.34")``); they win over
+    the model catalog (`modelslab_core.catalog`) for costs and budgets."""
+    catalog_file: str | None = Field(
+        default_factory=from_env("MODELSLAB_MODEL_CATALOG", default=None)
+    )
+    """A model catalog file of your own; read from ``MODELSLAB_MODEL_CATALOG`` when not given."""
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -155,6 +172,10 @@ class ChatModelsLab(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "modelslab-chat"
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        """The profile of ``model`` from the catalog (langchain-core's partner hook)."""
+        return resolve_profile(self.model, _make_config(self))
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -186,6 +207,11 @@ class ChatModelsLab(BaseChatModel):
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": "MODELSLAB_API_KEY"}
+
+    @property
+    def lc_attributes(self) -> dict[str, Any]:
+        """Prices serialize as exact decimal strings."""
+        return {"pricing": self.pricing.model_dump(mode="json")} if self.pricing else {}
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
@@ -472,13 +498,14 @@ class ChatModelsLab(BaseChatModel):
         return self.get_num_tokens_from_messages([HumanMessage(text)])
 
     def list_models(self) -> list[ModelInfo]:
-        """The models ModelsLab offers (``GET /v1/models``)."""
-        with translate_errors():
+        """The models ModelsLab offers (``GET /v1/models``); facts the entries carry (context
+        length, prices) join the catalog, and a catalog-made ``profile`` is re-read."""
+        with translate_errors(), profile_refresh(self):
             return self._sync_client().list_models()
 
     async def alist_models(self) -> list[ModelInfo]:
-        """The models ModelsLab offers (``GET /v1/models``), async."""
-        with translate_errors():
+        """The models ModelsLab offers (``GET /v1/models``), async (see `list_models`)."""
+        with translate_errors(), profile_refresh(self):
             return await self._aclient().list_models()
 
 
@@ -492,6 +519,8 @@ def _make_config(model: ChatModelsLab) -> ClientConfig:
         "dialect": model.dialect,
         "max_in_flight": model.max_in_flight,
         "default_headers": dict(model.default_headers or {}),
+        "catalog_file": model.catalog_file,
+        "pricing": {model.model: model.pricing} if model.pricing else {},
     }
     if model.timeout is not None:
         fields["connect_timeout"] = fields["read_timeout"] = model.timeout

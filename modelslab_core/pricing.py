@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from decimal import Context, Decimal, Inexact, InvalidOperation, Rounded
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 if TYPE_CHECKING:
     from .types import Usage
@@ -42,8 +42,8 @@ def to_decimal(value: Any, what: str = "price") -> Decimal:
 
 
 def usd(amount: Decimal) -> str:
-    """``amount`` as plain digits (never ``5.1E-8``): ``"0.000000051"``."""
-    return format(amount, "f")
+    """``amount`` as plain digits, without trailing zeros or exponent: ``"0.000000051"``."""
+    return format(amount.normalize(EXACT), "f")
 
 
 def exact_sum(*amounts: Decimal) -> Decimal:
@@ -70,6 +70,10 @@ class ModelPricing(BaseModel):
     @classmethod
     def _exact(cls, value: Any) -> Decimal:
         return to_decimal(value)
+
+    @field_serializer("input_per_token", "output_per_token", when_used="json")
+    def _plain(self, value: Decimal) -> str:
+        return usd(value)
 
     @classmethod
     def per_million(cls, input: Any, output: Any) -> ModelPricing:
