@@ -13,6 +13,18 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         'pip install "modelslab-integrations[llama-index]"'
     ) from exc
 
-from .base import ModelsLab
+from modelslab_core.budget import BudgetExceededError
+from modelslab_core.pricing import Cost, ModelPricing
 
-__all__ = ["ModelsLab"]
+from .base import ModelsLab
+from .callbacks import ModelsLabCostHandler, response_cost, track_costs
+
+__all__ = [
+    "BudgetExceededError",
+    "Cost",
+    "ModelPricing",
+    "ModelsLab",
+    "ModelsLabCostHandler",
+    "response_cost",
+    "track_costs",
+]

@@ -71,7 +71,7 @@ class ModelPricing(BaseModel):
     def _exact(cls, value: Any) -> Decimal:
         return to_decimal(value)
 
-    @field_serializer("input_per_token", "output_per_token", when_used="json")
+    @field_serializer("input_per_token", "output_per_token")
     def _plain(self, value: Decimal) -> str:
         return usd(value)
 
