@@ -1,7 +1,8 @@
 """The transport core shared by the ModelsLab LangChain and LlamaIndex integrations.
 
 Neutral types (`ChatRequest`, `ChatResult`, `StreamDelta`, ...), the client configuration, the
-typed errors, and the clients `ModelsLabClient` / `AsyncModelsLabClient`.
+typed errors, the clients `ModelsLabClient` / `AsyncModelsLabClient`, the model catalog
+(`catalog`), exact costs (`pricing`) and spend ledgers with budgets (`budget`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,17 @@ from ._exceptions import (
     is_context_overflow,
 )
 from ._version import __version__
+from .budget import BudgetExceededError, SpendLedger, UnpricedModelError, track_spend
+from .catalog import (
+    CatalogError,
+    ModelCatalog,
+    ModelFacts,
+    load_catalog,
+    resolve_model,
+    shipped_catalog,
+)
 from .dialects._base import DialectCodec, ModelField
+from .pricing import Cost, ModelPricing
 from .types import (
     ChatRequest,
     ChatResult,
@@ -70,11 +81,14 @@ __all__ = [
     "AuthMode",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
+    "CatalogError",
     "ChatRequest",
     "ChatResult",
     "ClientConfig",
     "ConflictError",
     "ContextWindowExceededError",
+    "Cost",
     "Dialect",
     "DialectCodec",
     "FinishReason",
@@ -84,8 +98,11 @@ __all__ = [
     "JsonObjectFormat",
     "JsonSchemaFormat",
     "Message",
+    "ModelCatalog",
+    "ModelFacts",
     "ModelField",
     "ModelInfo",
+    "ModelPricing",
     "ModelsLabClient",
     "ModelsLabError",
     "NamedToolChoice",
@@ -101,6 +118,7 @@ __all__ = [
     "RetryPolicy",
     "Role",
     "ServiceUnavailableError",
+    "SpendLedger",
     "StreamAccumulator",
     "StreamDelta",
     "StreamInterruptedError",
@@ -110,7 +128,12 @@ __all__ = [
     "ToolCallChunk",
     "ToolChoice",
     "ToolSpec",
+    "UnpricedModelError",
     "Usage",
     "__version__",
     "is_context_overflow",
+    "load_catalog",
+    "resolve_model",
+    "shipped_catalog",
+    "track_spend",
 ]
