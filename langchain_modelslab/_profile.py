@@ -47,13 +47,20 @@ def profile_from_facts(facts: ModelFacts | None) -> ModelProfile | None:
 
 def resolve_profile(model: str, config: ClientConfig) -> ModelProfile | None:
     """The profile of ``model`` from the catalog layers ``config`` points at (its base URL's
-    listing, its catalog file, its prices); a bad catalog file raises `CatalogError`."""
+    listing, its catalog file, its prices); a bad catalog file raises `CatalogError`.
+
+    ``structured_output`` (native JSON-schema answers) is a fact about ``/chat/completions``:
+    the ``anthropic`` dialect sends a schema as a forced tool call instead, which is what
+    ``create_agent``'s tool strategy does, not the text answer its native strategy parses, so
+    on that dialect the profile leaves it out."""
     facts = resolve_model(
         model,
         base_url=config.base_url,
         catalog_file=config.catalog_file,
         pricing=config.pricing.get(model),
     )
+    if facts is not None and config.dialect == "anthropic":
+        facts = facts.model_copy(update={"structured_output": None})
     return profile_from_facts(facts)
 
 
