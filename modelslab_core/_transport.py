@@ -32,17 +32,14 @@ from ._exceptions import (
 from ._limits import limiter_for
 from ._retry import retry_delay
 from ._streaming import EventHandler, Failure, StreamRun, may_report_error, retryable
-from .budget import admit_request
+from .budget import AnswerHook, admit_request, hand_over
 
 __all__ = ["AsyncTransport", "EventHandler", "SyncTransport"]
 
 T = TypeVar("T")
+Hook = AnswerHook | None
 CHAT_COMPLETIONS_PATH = "/chat/completions"
-BILLED_PATHS = frozenset({CHAT_COMPLETIONS_PATH, "/v1/messages"})
-"""Requests that cost money: each attempt is admitted by the open spend ledgers first."""
 _log = logging.getLogger("modelslab_core")
-AnswerHook = Callable[[dict[str, Any]], object]
-"""Called with a successful JSON answer before its in-flight slot is released."""
 
 
 class _TransportBase:
@@ -130,8 +127,7 @@ class _TransportBase:
         stream: bool,
     ) -> httpx.Request:
         url = self._url(path)
-        if path in BILLED_PATHS:
-            admit_request()  # after the in-flight slot, right before sending (budget.py)
+        admit_request(path)  # in the in-flight slot, right before sending (see budget.py)
         _log.debug("ModelsLab request: %s %s stream=%s", method, url, stream)
         return client.build_request(
             method,
@@ -241,20 +237,13 @@ class SyncTransport(_TransportBase):
         self._client = client
 
     def request_json(
-        self,
-        method: str,
-        path: str,
-        body: dict[str, Any] | None = None,
-        on_answer: AnswerHook | None = None,
+        self, method: str, path: str, body: dict[str, Any] | None = None, hook: Hook = None
     ) -> dict[str, Any]:
-        """Send one JSON request (retrying) and return the response object; ``on_answer``
-        sees it first, while the request still holds its in-flight slot."""
+        """Send one JSON request (retrying) and return the response object."""
         deadline, attempt = self._deadline(), 0
         while True:
             with self._limiter.slot(self.config.max_in_flight):
-                outcome = self._json_once(method, path, body, deadline)
-                if on_answer is not None and not isinstance(outcome, Failure):
-                    on_answer(outcome)
+                outcome = hand_over(self._json_once(method, path, body, deadline), hook)
             if not isinstance(outcome, Failure):
                 return outcome
             delay = self._next_delay(outcome, attempt, deadline)
@@ -333,20 +322,13 @@ class AsyncTransport(_TransportBase):
         self._client = client
 
     async def request_json(
-        self,
-        method: str,
-        path: str,
-        body: dict[str, Any] | None = None,
-        on_answer: AnswerHook | None = None,
+        self, method: str, path: str, body: dict[str, Any] | None = None, hook: Hook = None
     ) -> dict[str, Any]:
-        """Send one JSON request (retrying) and return the response object; ``on_answer``
-        sees it first, while the request still holds its in-flight slot."""
+        """Send one JSON request (retrying) and return the response object."""
         deadline, attempt = self._deadline(), 0
         while True:
             async with self._limiter.slot_async(self.config.max_in_flight):
-                outcome = await self._json_once(method, path, body, deadline)
-                if on_answer is not None and not isinstance(outcome, Failure):
-                    on_answer(outcome)
+                outcome = hand_over(await self._json_once(method, path, body, deadline), hook)
             if not isinstance(outcome, Failure):
                 return outcome
             delay = self._next_delay(outcome, attempt, deadline)

@@ -29,25 +29,33 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from ._exceptions import ModelsLabError
 from .pricing import ZERO_COST, Cost, ModelPricing, cost_of, exact_sum, to_decimal, usd
 from .types import ChatResult, StreamDelta, Usage
 
 __all__ = [
+    "BILLED_PATHS",
+    "AnswerHook",
     "BudgetExceededError",
     "Charge",
     "ModelSpend",
     "SpendLedger",
     "UnpricedModelError",
     "admit_request",
+    "hand_over",
     "open_ledgers",
     "track_spend",
 ]
 
 _log = logging.getLogger("modelslab_core")
 AnswerHook = Callable[[dict[str, Any]], None]
+"""Given to the transport with a request: sees its successful JSON answer before the request
+releases its in-flight slot (`Charge.on_answer`)."""
+BILLED_PATHS = frozenset({"/chat/completions", "/v1/messages"})
+"""The paths whose requests cost money (chat, both dialects)."""
+_O = TypeVar("_O")
 
 
 class BudgetExceededError(ModelsLabError):
@@ -196,15 +204,24 @@ def track_spend(
         _OPEN.reset(token)
 
 
-def admit_request() -> None:
-    """Before sending a chat request: every open ledger must be under its budget."""
+def admit_request(path: str) -> None:
+    """Right before sending a request to ``path``: a billed one needs every open ledger to be
+    under its budget (else `BudgetExceededError`) and is counted as sent."""
     ledgers = _OPEN.get()
-    if not ledgers:
+    if not ledgers or path not in BILLED_PATHS:
         return
     for ledger in ledgers:
         ledger.check()
     for ledger in ledgers:
         ledger.count_sent()
+
+
+def hand_over(outcome: _O, hook: AnswerHook | None) -> _O:
+    """``outcome`` unchanged, after ``hook`` saw it if it is an answer (a JSON object, not a
+    failure); the transport calls this inside the in-flight slot."""
+    if hook is not None and isinstance(outcome, dict):
+        hook(outcome)
+    return outcome
 
 
 @dataclass(slots=True)
