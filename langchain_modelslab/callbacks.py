@@ -16,51 +16,29 @@ has reached it fails with `modelslab_core.BudgetExceededError` before it is sent
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import cast
 
 from langchain_core.messages.ai import UsageMetadata
 
-from modelslab_core.budget import SpendLedger, track_spend
-from modelslab_core.pricing import Cost, usd
+from modelslab_core.budget import SpendLedger, spending
+from modelslab_core.pricing import usd
 
 __all__ = ["ModelsLabCallback", "get_modelslab_callback"]
 
 
 class ModelsLabCallback(SpendLedger):
-    """Tokens and exact cost of the ModelsLab calls of a `get_modelslab_callback` block."""
+    """Tokens and exact cost of the ModelsLab calls of a `get_modelslab_callback` block, with
+    ``get_openai_callback``'s names (``total_tokens``, ``prompt_tokens``, ``completion_tokens``,
+    ``successful_requests``, ``total_cost``) and ``get_usage_metadata_callback``'s
+    ``usage_metadata`` per model; see `SpendLedger` for the rest (``cost_by_model``, ``budget``,
+    ``remaining``, ``requests_sent``, ``requests_refused``)."""
 
-    @property
-    def prompt_tokens(self) -> int:
-        """Input tokens over every model."""
-        return sum(spend.input_tokens for spend in self.by_model.values())
-
-    @property
-    def completion_tokens(self) -> int:
-        """Output tokens over every model."""
-        return sum(spend.output_tokens for spend in self.by_model.values())
-
-    @property
-    def total_tokens(self) -> int:
-        """All tokens over every model."""
-        return sum(spend.total_tokens for spend in self.by_model.values())
-
-    @property
-    def successful_requests(self) -> int:
-        """Answers received."""
-        return sum(spend.requests for spend in self.by_model.values())
-
-    @property
-    def total_cost(self) -> Decimal:
-        """Dollars spent (exact)."""
-        return self.spent
-
-    @property
-    def cost_by_model(self) -> dict[str, Cost]:
-        """The exact cost per model id."""
-        return {name: spend.cost for name, spend in self.by_model.items()}
+    prompt_tokens = SpendLedger.input_tokens
+    completion_tokens = SpendLedger.output_tokens
+    successful_requests = SpendLedger.answers
+    total_cost = SpendLedger.spent
 
     @property
     def usage_metadata(self) -> dict[str, UsageMetadata]:
@@ -78,22 +56,18 @@ class ModelsLabCallback(SpendLedger):
         }
 
     def __repr__(self) -> str:
-        budget = "" if self.budget is None else f" of a ${usd(self.budget)} budget"
         return (
             f"Tokens Used: {self.total_tokens}\n"
-            f"\tPrompt Tokens: {self.prompt_tokens}\n"
-            f"\tCompletion Tokens: {self.completion_tokens}\n"
-            f"Successful Requests: {self.successful_requests}\n"
-            f"Total Cost (USD): ${usd(self.total_cost)}{budget}"
+            f"\tPrompt Tokens: {self.input_tokens}\n"
+            f"\tCompletion Tokens: {self.output_tokens}\n"
+            f"Successful Requests: {self.answers}\n"
+            f"Total Cost (USD): ${usd(self.spent)}{self._of_budget()}"
         )
 
 
-@contextmanager
 def get_modelslab_callback(
     budget: Decimal | str | int | float | None = None,
-) -> Iterator[ModelsLabCallback]:
+) -> AbstractContextManager[ModelsLabCallback]:
     """Count the tokens and cost of the ModelsLab calls made in the block, per model; with a
     ``budget`` in US dollars, refuse requests once the block's spend has reached it."""
-    callback = ModelsLabCallback(budget)
-    with track_spend(ledger=callback):
-        yield callback
+    return spending(ModelsLabCallback(budget))

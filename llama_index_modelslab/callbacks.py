@@ -18,63 +18,35 @@ has reached it fails with `modelslab_core.BudgetExceededError` before it is sent
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from decimal import Decimal
 
 from llama_index.core.base.llms.types import ChatResponse, CompletionResponse
 
-from modelslab_core.budget import SpendLedger, track_spend
-from modelslab_core.pricing import Cost, usd
+from modelslab_core.budget import SpendLedger, spending
+from modelslab_core.pricing import Cost
 
 __all__ = ["ModelsLabCostHandler", "response_cost", "track_costs"]
 
 
 class ModelsLabCostHandler(SpendLedger):
-    """Tokens and exact cost of the ModelsLab calls of a `track_costs` block."""
+    """Tokens and exact cost of the ModelsLab calls of a `track_costs` block, with
+    ``TokenCountingHandler``'s names plus ``total_cost`` and ``costs_by_model``; see
+    `SpendLedger` for the rest (``budget``, ``remaining``, ``requests_sent``, ...)."""
 
-    @property
-    def prompt_llm_token_count(self) -> int:
-        """Input tokens over every model."""
-        return sum(spend.input_tokens for spend in self.by_model.values())
-
-    @property
-    def completion_llm_token_count(self) -> int:
-        """Output tokens over every model."""
-        return sum(spend.output_tokens for spend in self.by_model.values())
-
-    @property
-    def total_llm_token_count(self) -> int:
-        """All tokens over every model."""
-        return sum(spend.total_tokens for spend in self.by_model.values())
-
-    @property
-    def total_cost(self) -> Decimal:
-        """Dollars spent (exact)."""
-        return self.spent
-
-    @property
-    def costs_by_model(self) -> dict[str, Cost]:
-        """The exact cost per model id."""
-        return {name: spend.cost for name, spend in self.by_model.items()}
-
-    def __str__(self) -> str:
-        budget = "" if self.budget is None else f" of a ${usd(self.budget)} budget"
-        return (
-            f"LLM tokens: {self.total_llm_token_count} (prompt {self.prompt_llm_token_count}, "
-            f"completion {self.completion_llm_token_count}); cost ${usd(self.spent)}{budget}"
-        )
+    prompt_llm_token_count = SpendLedger.input_tokens
+    completion_llm_token_count = SpendLedger.output_tokens
+    total_llm_token_count = SpendLedger.total_tokens
+    total_cost = SpendLedger.spent
+    costs_by_model = SpendLedger.cost_by_model
 
 
-@contextmanager
 def track_costs(
     budget: Decimal | str | int | float | None = None,
-) -> Iterator[ModelsLabCostHandler]:
+) -> AbstractContextManager[ModelsLabCostHandler]:
     """Count the tokens and cost of the ModelsLab calls made in the block, per model; with a
     ``budget`` in US dollars, refuse requests once the block's spend has reached it."""
-    handler = ModelsLabCostHandler(budget)
-    with track_spend(ledger=handler):
-        yield handler
+    return spending(ModelsLabCostHandler(budget))
 
 
 def response_cost(response: ChatResponse | CompletionResponse) -> Cost | None:

@@ -46,6 +46,7 @@ __all__ = [
     "admit_request",
     "hand_over",
     "open_ledgers",
+    "spending",
     "track_spend",
 ]
 
@@ -56,6 +57,7 @@ releases its in-flight slot (`Charge.on_answer`)."""
 BILLED_PATHS = frozenset({"/chat/completions", "/v1/messages"})
 """The paths whose requests cost money (chat, both dialects)."""
 _O = TypeVar("_O")
+_L = TypeVar("_L", bound="SpendLedger")
 
 
 class BudgetExceededError(ModelsLabError):
@@ -95,8 +97,22 @@ class ModelSpend:
     """Answers whose server reported no usage (neither tokens nor cost counted)."""
 
 
+def _summed(name: str, doc: str) -> property:
+    """A read-only total of one `ModelSpend` count over every model."""
+
+    def total(ledger: SpendLedger) -> int:
+        return sum(getattr(spend, name) for spend in ledger.by_model.values())
+
+    return property(total, doc=doc)
+
+
 class SpendLedger:
     """Tokens and cost per model over a block of code, with an optional budget in USD."""
+
+    input_tokens = _summed("input_tokens", "Input tokens over every model.")
+    output_tokens = _summed("output_tokens", "Output tokens over every model.")
+    total_tokens = _summed("total_tokens", "All tokens over every model.")
+    answers = _summed("requests", "Answers recorded over every model.")
 
     def __init__(self, budget: Decimal | str | int | float | None = None) -> None:
         limit = None if budget is None else to_decimal(budget, "budget")
@@ -143,6 +159,20 @@ class SpendLedger:
             total = total + spend.cost
         return total
 
+    @property
+    def cost_by_model(self) -> dict[str, Cost]:
+        """The exact cost per model id."""
+        return {name: spend.cost for name, spend in self.by_model.items()}
+
+    def _of_budget(self) -> str:
+        return "" if self.budget is None else f" of a ${usd(self.budget)} budget"
+
+    def __str__(self) -> str:
+        return (
+            f"{self.total_tokens} tokens ({self.input_tokens} in, {self.output_tokens} out) "
+            f"in {self.answers} answers: ${usd(self._spent)}{self._of_budget()}"
+        )
+
     def check(self) -> None:
         """Raise `BudgetExceededError` (counting a refusal) if the budget is reached."""
         with self._lock:
@@ -188,20 +218,20 @@ def open_ledgers() -> tuple[SpendLedger, ...]:
 
 
 @contextlib.contextmanager
-def track_spend(
-    budget: Decimal | str | int | float | None = None, *, ledger: SpendLedger | None = None
-) -> Iterator[SpendLedger]:
-    """Open a ledger (``ledger``, or a new one with ``budget``) for the block; nested blocks
-    each count, and each budget applies."""
-    if ledger is None:
-        ledger = SpendLedger(budget)
-    elif budget is not None:
-        raise TypeError("pass either budget or ledger, not both")
+def spending(ledger: _L) -> Iterator[_L]:
+    """Open ``ledger`` for the block (nested blocks each count, and each budget applies)."""
     token = _OPEN.set((*_OPEN.get(), ledger))
     try:
         yield ledger
     finally:
         _OPEN.reset(token)
+
+
+def track_spend(
+    budget: Decimal | str | int | float | None = None,
+) -> contextlib.AbstractContextManager[SpendLedger]:
+    """Count the spend of the block in a new `SpendLedger` with ``budget`` (US dollars)."""
+    return spending(SpendLedger(budget))
 
 
 def admit_request(path: str) -> None:

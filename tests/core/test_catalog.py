@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from modelslab_core.catalog import (
     CatalogError,
     ModelFacts,
     facts_from_listing,
-    forget_listings,
     load_catalog,
     remember_listing,
     resolve_model,
@@ -40,14 +38,6 @@ OPENROUTER_ENTRY: dict[str, Any] = {
     "supported_parameters": ["tools", "tool_choice", "response_format", "max_tokens"],
     "architecture": {"input_modalities": ["text"], "output_modalities": ["text"]},
 }
-
-
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv(CATALOG_ENV, raising=False)
-    forget_listings()
-    yield
-    forget_listings()
 
 
 def write_catalog(path: Path, models: dict[str, Any]) -> str:

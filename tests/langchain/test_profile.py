@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from pydantic import BaseModel
 
 from langchain_modelslab import ChatModelsLab, ModelPricing
-from modelslab_core.catalog import CATALOG_ENV, forget_listings
+from modelslab_core.catalog import CATALOG_ENV
 from modelslab_core.testing import StandIn
 
 MakeModel = Callable[..., ChatModelsLab]
@@ -29,14 +29,6 @@ class City(BaseModel):
 
     name: str
     country: str
-
-
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv(CATALOG_ENV, raising=False)
-    forget_listings()
-    yield
-    forget_listings()
 
 
 def catalog(tmp_path: Path, models: dict[str, Any]) -> str:

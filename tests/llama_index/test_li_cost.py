@@ -7,7 +7,7 @@ import asyncio
 import json
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from llama_index_modelslab import (
     response_cost,
     track_costs,
 )
-from modelslab_core.catalog import CATALOG_ENV, forget_listings
+from modelslab_core.catalog import CATALOG_ENV
 from modelslab_core.pricing import cost_of
 from modelslab_core.testing import StandIn
 from modelslab_core.types import Usage
@@ -35,14 +35,6 @@ SEED_PRICE = ModelPricing.per_million("0.051", "0.34")
 OTHER = "qwen-qwen2.5-7b-instruct"
 PROMPT = "say one two three"
 ONE = Decimal("0.000001224")  # PROMPT's cost: 4 words in, 3 out, at $0.051 / $0.34 per 1M
-
-
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv(CATALOG_ENV, raising=False)
-    forget_listings()
-    yield
-    forget_listings()
 
 
 def user(text: str = PROMPT) -> list[ChatMessage]:
@@ -168,7 +160,8 @@ async def test_totals_over_a_mixed_batch_are_the_sum(make_llm: MakeLLM, dialect:
     assert costs.completion_llm_token_count == sum(
         r.additional_kwargs["completion_tokens"] for r in got
     )
-    assert costs.requests_sent == 6 and str(costs).startswith("LLM tokens: ")
+    assert costs.requests_sent == costs.answers == 6
+    assert str(costs).endswith(f"in 6 answers: ${costs.total_cost.normalize():f}")
 
 
 # --------------------------------------------------------------------------- budgets

@@ -39,14 +39,9 @@ def test_cost_from_real_usage(llama_server: Any, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     price = ModelPricing.per_million("0.1", "0.4")
-    llm = ChatModelsLab(
-        model=alias,
-        api_key=server["api_key"],
-        base_url=server["base_url"],
-        catalog_file=str(catalog),
-        max_tokens=8,
-        temperature=0,
-    )
+    common: dict[str, Any] = {"model": alias, "api_key": server["api_key"], "max_tokens": 8}
+    common["catalog_file"] = str(catalog)
+    llm = ChatModelsLab(base_url=server["base_url"], temperature=0, **common)
     assert llm.profile == {"max_input_tokens": 4096}
     with get_modelslab_callback() as cb:
         message = llm.invoke("Reply with one word: hello")
@@ -55,13 +50,7 @@ def test_cost_from_real_usage(llama_server: Any, tmp_path: Path) -> None:
     tokens = Usage(input_tokens=usage["input_tokens"], output_tokens=usage["output_tokens"])
     assert message_cost(message) == cost_of(tokens, price)
     assert cb.total_cost == cost_of(tokens, price).total
-    li = ModelsLab(
-        model=alias,
-        api_key=server["api_key"],
-        api_base=server["base_url"],
-        catalog_file=str(catalog),
-        max_tokens=8,
-    )
+    li = ModelsLab(api_base=server["base_url"], **common)
     assert li.metadata.context_window == 4096
     last = list(li.stream_complete("Reply with one word: hi"))[-1]
     kw = last.additional_kwargs
