@@ -31,8 +31,9 @@ _warned_lock = threading.Lock()
 
 
 def llm_facts(llm: ModelsLab) -> ModelFacts | None:
-    """What the catalog layers ``llm``'s settings point at know about its model."""
-    config = llm.client_config()
+    """What the catalog layers ``llm``'s settings point at know about its model (through the
+    configuration of its blocking client, built once)."""
+    config = llm._sync_client().config
     return resolve_model(
         llm.model,
         base_url=config.base_url,

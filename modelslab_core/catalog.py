@@ -188,14 +188,20 @@ _FILES: dict[str, tuple[int, ModelCatalog]] = {}
 _FILES_LOCK = threading.Lock()
 
 
-def _user_catalog(path: str | None) -> ModelCatalog | None:
-    """The user's catalog file, read again only when its modification time changes."""
+def _stamp(path: str | None) -> int | None:
+    """The modification time of the user's catalog file (None: no file)."""
     if path is None:
         return None
     try:
-        stamp = os.stat(path).st_mtime_ns
+        return os.stat(path).st_mtime_ns
     except OSError as exc:
         raise CatalogError(f"catalog file {path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _user_catalog(path: str | None, stamp: int | None) -> ModelCatalog | None:
+    """The user's catalog file, read again only when its modification time changes."""
+    if path is None or stamp is None:
+        return None
     with _FILES_LOCK:
         cached = _FILES.get(path)
     if cached is not None and cached[0] == stamp:
@@ -210,6 +216,9 @@ def _user_catalog(path: str | None) -> ModelCatalog | None:
 
 _LISTINGS: dict[str, ModelCatalog] = {}
 _LISTINGS_LOCK = threading.Lock()
+_RESOLVED: dict[tuple[Any, ...], ModelFacts | None] = {}
+"""`resolve_model` answers by (model, base URL, file and its time, pricing); cleared whenever a
+listing changes (facts are immutable, so sharing them is safe)."""
 
 
 def _count(value: Any) -> int | None:
@@ -280,6 +289,7 @@ def remember_listing(base_url: str, models: Iterable[ModelInfo]) -> ModelCatalog
     catalog = ModelCatalog((facts_from_listing(m, origin) for m in models), origin)
     with _LISTINGS_LOCK:
         _LISTINGS[base_url] = catalog
+        _RESOLVED.clear()
     return catalog
 
 
@@ -287,6 +297,7 @@ def forget_listings() -> None:
     """Forget every remembered ``/v1/models`` answer."""
     with _LISTINGS_LOCK:
         _LISTINGS.clear()
+        _RESOLVED.clear()
 
 
 def _listed(base_url: str | None, model: str) -> ModelFacts | None:
@@ -307,7 +318,12 @@ def resolve_model(
     """Everything known about ``model``: shipped file, then ``base_url``'s last ``/v1/models``
     answer, then the user's catalog file (``catalog_file`` or ``MODELSLAB_MODEL_CATALOG``),
     then ``pricing``. None when nothing is known; a bad user file raises `CatalogError`."""
-    user = _user_catalog(user_catalog_path(catalog_file))
+    path = user_catalog_path(catalog_file)
+    stamp = _stamp(path)
+    key = (model, base_url, path, stamp, pricing)
+    if key in _RESOLVED:
+        return _RESOLVED[key]
+    user = _user_catalog(path, stamp)
     layers = [
         shipped_catalog().get(model),
         _listed(base_url, model),
@@ -321,4 +337,8 @@ def resolve_model(
     for layer in layers:
         if layer is not None:
             result = layer if result is None else result.merged(layer)
+    with _LISTINGS_LOCK:
+        if len(_RESOLVED) >= 4096:
+            _RESOLVED.clear()
+        _RESOLVED[key] = result
     return result
