@@ -7,10 +7,10 @@ executor, ``asyncio.to_thread``, LangGraph and LlamaIndex workflow steps). A pla
 ``threading.Thread`` does not copy contexts: run it through ``contextvars.copy_context().run``.
 
 The client records every answer's usage and cost (`Charge`) into each ledger open where the
-request was made, while the request still holds its in-flight slot. The transport asks every
-open ledger to `SpendLedger.admit` a chat request right before sending it (after it got its
-in-flight slot, and again before each retry): once a ledger's recorded spend has reached its
-budget, the request fails with `BudgetExceededError` and is never sent.
+request was made, while the request still holds its in-flight slot. The transport calls
+`admit_request` right before sending a chat request (after it got its in-flight slot, and again
+before each retry): once an open ledger's recorded spend has reached its budget, the request
+fails with `BudgetExceededError` and is never sent.
 
 What holds under concurrency (``abatch`` of 20 calls, threads): **no request is sent once the
 recorded spend has reached the budget.** The cost of a call is known only when its answer
@@ -262,7 +262,7 @@ class Charge:
     pricing: ModelPricing | None
     settled: bool = False
     result: ChatResult | None = None
-    """The decoded answer (set by `answer` on a non-streaming call)."""
+    """The decoded answer of a non-streaming call (set by the `on_answer` hook)."""
 
     @classmethod
     def open(cls, model: str, pricing: ModelPricing | None) -> Charge:
