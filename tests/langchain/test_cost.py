@@ -176,9 +176,13 @@ def test_budget_stops_the_request_after_the_one_that_reaches_it(
     assert (cb.requests_sent, cb.requests_refused, cb.total_cost) == (2, 2, ONE * 2)
 
 
+WEATHER_CALLS: list[str] = []
+
+
 @tool
 def get_weather(city: str) -> str:
     """Get the current weather in a city."""
+    WEATHER_CALLS.append(city)
     return f"It is sunny in {city}."
 
 
@@ -187,9 +191,11 @@ def test_budget_stops_an_agent_before_its_next_model_call(
     standin: StandIn, make_model: MakeModel, dialect: str, streaming: bool
 ) -> None:
     agent = create_agent(make_model(dialect=dialect, streaming=streaming), tools=[get_weather])
+    WEATHER_CALLS.clear()
     with get_modelslab_callback(budget="0.0000001") as cb, pytest.raises(BudgetExceededError):
         agent.invoke({"messages": [HumanMessage("Use get_weather for Paris.")]})
-    assert len(standin.requests) == 1  # the tool ran; the second model call was never sent
+    assert WEATHER_CALLS == ["Paris"]  # the tool ran ...
+    assert len(standin.requests) == 1  # ... and the second model call was never sent
     assert cb.requests_sent == 1 and cb.requests_refused == 1
     assert cb.total_cost > Decimal("0.0000001")
 

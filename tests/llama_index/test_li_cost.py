@@ -167,19 +167,22 @@ async def test_totals_over_a_mixed_batch_are_the_sum(make_llm: MakeLLM, dialect:
 # --------------------------------------------------------------------------- budgets
 
 
-def add(a: int, b: int) -> int:
-    """Add two integers."""
-    return a + b
-
-
 @pytest.mark.parametrize("streaming", [True, False], ids=["streaming", "blocking"])
 async def test_budget_stops_a_function_agent(
     make_llm: MakeLLM, standin: StandIn, streaming: bool
 ) -> None:
-    agent = FunctionAgent(tools=[add], llm=make_llm(), streaming=streaming)
+    ran: list[tuple[int, int]] = []
+
+    def add_numbers(a: int, b: int) -> int:
+        """Add two integers."""
+        ran.append((a, b))
+        return a + b
+
+    agent = FunctionAgent(tools=[add_numbers], llm=make_llm(), streaming=streaming)
     with track_costs(budget="0.0000001") as costs, pytest.raises(BudgetExceededError) as caught:
-        await agent.run(user_msg="What is 2 plus 3? Use add.")
-    assert len(standin.requests) == 1  # the tool call came back; the next turn was not sent
+        await agent.run(user_msg="What is 2 plus 3? Use add_numbers.")
+    assert ran == [(2, 3)]  # the tool ran ...
+    assert len(standin.requests) == 1  # ... and the next model turn was never sent
     assert costs.requests_refused == 1 and caught.value.spent == costs.total_cost > 0
 
 
