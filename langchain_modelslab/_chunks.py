@@ -28,6 +28,7 @@ from langchain_core.outputs import ChatGenerationChunk
 from pydantic import PrivateAttr
 
 from modelslab_core import StreamAccumulator
+from modelslab_core.pricing import Cost
 from modelslab_core.types import StreamDelta, ToolCall
 
 from ._convert import PROVIDER, response_metadata, usage_metadata
@@ -56,6 +57,8 @@ class StreamState:
     raw_finish_reason: str | None = None
     tools: StreamAccumulator | None = None
     """The deltas that carried tool-call pieces (created on the first one)."""
+    cost: Cost | None = None
+    """The answer's cost (from the delta that carried usage), reported on the last chunk."""
 
 
 def chunk_from_delta(delta: StreamDelta, state: StreamState) -> AIMessageChunk | None:
@@ -76,6 +79,8 @@ def chunk_from_delta(delta: StreamDelta, state: StreamState) -> AIMessageChunk |
         return AIMessageChunk(
             content=delta.text, response_metadata={"model_provider": PROVIDER}, id=state.id
         )
+    if delta.usage is not None:
+        state.cost = delta.cost
     kwargs: dict[str, Any] = {}
     if delta.reasoning:
         kwargs["reasoning_content"] = delta.reasoning
@@ -131,6 +136,7 @@ def final_generation(state: StreamState) -> StreamGeneration:
             state.raw_finish_reason,
             state.model or state.requested_model,
             state.id,
+            state.cost,
         ),
         id=state.id,
         chunk_position="last",

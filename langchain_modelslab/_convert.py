@@ -22,7 +22,7 @@ from langchain_core.messages.tool import invalid_tool_call, tool_call
 from langchain_core.outputs import ChatGeneration
 from langchain_core.outputs import ChatResult as LCChatResult
 
-from modelslab_core import ChatResult, ImagePart, Message, Part, ReasoningPart, Role, Usage
+from modelslab_core import ChatResult, Cost, ImagePart, Message, Part, ReasoningPart, Role, Usage
 from modelslab_core.types import ToolCall
 from modelslab_core.types import trusted_message as _message
 from modelslab_core.types import trusted_text_part as _text_part
@@ -246,9 +246,13 @@ def usage_metadata(usage: Usage) -> UsageMetadata:
 
 
 def response_metadata(
-    finish_reason: str | None, raw_finish: str | None, model: str | None, id_: str | None
+    finish_reason: str | None,
+    raw_finish: str | None,
+    model: str | None,
+    id_: str | None,
+    cost: Cost | None = None,
 ) -> dict[str, Any]:
-    """The ``response_metadata`` of a final answer."""
+    """The ``response_metadata`` of a final answer (``cost``: exact decimal strings)."""
     meta: dict[str, Any] = {"model_provider": PROVIDER}
     if finish_reason is not None:
         meta["finish_reason"] = finish_reason
@@ -258,6 +262,8 @@ def response_metadata(
         meta["model_name"] = model
     if id_:
         meta["id"] = id_
+    if cost is not None:
+        meta["cost"] = cost.as_metadata()
     return meta
 
 
@@ -289,6 +295,7 @@ def ai_message_from_result(result: ChatResult, requested_model: str) -> AIMessag
             result.raw_finish_reason,
             result.model or requested_model,
             result.id,
+            result.cost,
         ),
         id=result.id,
     )

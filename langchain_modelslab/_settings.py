@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["CONFIG_FIELDS", "config_key", "ls_params", "make_config", "request_options"]
 
 CONFIG_FIELDS = (
+    "model",
     "api_key",
     "base_url",
     "auth",
@@ -29,6 +30,8 @@ CONFIG_FIELDS = (
     "retry_initial_delay",
     "max_in_flight",
     "default_headers",
+    "pricing",
+    "catalog_file",
 )
 """The model fields the client configuration is made of."""
 
@@ -60,6 +63,8 @@ def make_config(model: ChatModelsLab) -> ClientConfig:
         dialect=model.dialect,
         max_in_flight=model.max_in_flight,
         default_headers=dict(model.default_headers or {}),
+        catalog_file=model.catalog_file,
+        pricing={model.model: model.pricing} if model.pricing else {},
         **fields,
     )
 

@@ -6,7 +6,12 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.language_models import (
+    BaseChatModel,
+    LangSmithParams,
+    LanguageModelInput,
+    ModelProfile,
+)
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
@@ -23,6 +28,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from modelslab_core import DEFAULT_BASE_URL, AuthMode, ClientConfig, ClientPair, ModelField
 from modelslab_core.normalize import DEFAULT_MODEL, build_request
+from modelslab_core.pricing import ModelPricing
 from modelslab_core.types import SAMPLING_FIELDS, ChatRequest, Dialect, ModelInfo, SamplingParams
 
 from ._chunks import StreamGeneration, StreamState, chunk_from_delta, final_generation
@@ -30,6 +36,7 @@ from ._convert import to_lc_result, to_neutral_messages
 from ._docs import CHAT_MODELSLAB_DOC
 from ._errors import translate_errors
 from ._fast_path import can_take_fast_path, prepare
+from ._profile import profile_refresh, resolve_profile
 from ._settings import config_key, ls_params, make_config, request_options
 from ._tools import StructuredMethod, bound_tool_choice, format_tools
 
@@ -88,6 +95,13 @@ class ChatModelsLab(BaseChatModel, SamplingParams):
     structured_output_method: StructuredMethod = "function_calling"
     """Default ``with_structured_output`` method. ``function_calling`` (a forced tool call) is
     what ModelsLab documents; ``json_schema`` response formats are undocumented there."""
+    pricing: ModelPricing | None = None
+    """Prices of ``model`` (e.g. ``ModelPricing.per_million("0.051", "0.34")``); they win over
+    the model catalog (`modelslab_core.catalog`) for costs and budgets."""
+    catalog_file: str | None = Field(
+        default_factory=from_env("MODELSLAB_MODEL_CATALOG", default=None)
+    )
+    """A model catalog file of your own; read from ``MODELSLAB_MODEL_CATALOG`` when not given."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=False)
 
@@ -108,6 +122,10 @@ class ChatModelsLab(BaseChatModel, SamplingParams):
     def _llm_type(self) -> str:
         return "modelslab-chat"
 
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        """The profile of ``model`` from the catalog (langchain-core's partner hook)."""
+        return resolve_profile(self.model, make_config(self))
+
     @property
     def _identifying_params(self) -> dict[str, Any]:
         params = {name: getattr(self, name) for name in SAMPLING_FIELDS}
@@ -124,6 +142,11 @@ class ChatModelsLab(BaseChatModel, SamplingParams):
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": "MODELSLAB_API_KEY"}
+
+    @property
+    def lc_attributes(self) -> dict[str, Any]:
+        """Prices serialize as exact decimal strings."""
+        return {"pricing": self.pricing.model_dump(mode="json")} if self.pricing else {}
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
@@ -346,11 +369,12 @@ class ChatModelsLab(BaseChatModel, SamplingParams):
         return self.get_num_tokens_from_messages([HumanMessage(text)])
 
     def list_models(self) -> list[ModelInfo]:
-        """The models ModelsLab offers (``GET /v1/models``)."""
-        with translate_errors():
+        """The models ModelsLab offers (``GET /v1/models``); facts the entries carry (context
+        length, prices) join the catalog, and a catalog-made ``profile`` is re-read."""
+        with translate_errors(), profile_refresh(self):
             return self._sync_client().list_models()
 
     async def alist_models(self) -> list[ModelInfo]:
-        """The models ModelsLab offers (``GET /v1/models``), async."""
-        with translate_errors():
+        """The models ModelsLab offers (``GET /v1/models``), async (see `list_models`)."""
+        with translate_errors(), profile_refresh(self):
             return await self._aclient().list_models()

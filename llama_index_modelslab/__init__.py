@@ -13,7 +13,19 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         'pip install "modelslab-integrations[llama-index]"'
     ) from exc
 
+from modelslab_core import BudgetExceededError, Cost, ModelPricing
+
 from ._structured import NoToolCallError
 from .base import ModelsLab
+from .callbacks import ModelsLabCostHandler, response_cost, track_costs
 
-__all__ = ["ModelsLab", "NoToolCallError"]
+__all__ = [
+    "BudgetExceededError",
+    "Cost",
+    "ModelPricing",
+    "ModelsLab",
+    "ModelsLabCostHandler",
+    "NoToolCallError",
+    "response_cost",
+    "track_costs",
+]

@@ -182,7 +182,8 @@ def to_chat_response(
 
     Blocks: `ThinkingBlock` (reasoning), `TextBlock` (always, possibly empty) and one
     `ToolCallBlock` per call; the calls are also in ``additional_kwargs["tool_calls"]``.
-    Usage goes to ``raw["usage"]`` (the server's JSON) and to ``additional_kwargs``.
+    Usage goes to ``raw["usage"]`` (the server's JSON) and to ``additional_kwargs``, the
+    exact cost (decimal strings, `Cost.as_metadata`) to ``additional_kwargs["cost"]``.
     """
     blocks: list[Any] = []
     if result.reasoning:
@@ -199,6 +200,8 @@ def to_chat_response(
             )
         message_kwargs["tool_calls"] = _openai_tool_calls(result.tool_calls)
     extra: dict[str, Any] = usage_kwargs(result.usage)
+    if result.cost is not None:
+        extra["cost"] = result.cost.as_metadata()
     if result.finish_reason is not None:
         extra["finish_reason"] = result.finish_reason
     if thinking_delta:

@@ -20,18 +20,20 @@ from llama_index.core.base.llms.types import (
     ChatResponseGen,
     LLMMetadata,
 )
-from llama_index.core.constants import DEFAULT_NUM_OUTPUTS, DEFAULT_TEMPERATURE
+from llama_index.core.constants import DEFAULT_TEMPERATURE
 from llama_index.core.llms.llm import ToolSelection
 from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from modelslab_core import DEFAULT_BASE_URL, AuthMode, ClientConfig, ClientPair, ModelField
 from modelslab_core.normalize import DEFAULT_MODEL, build_request
+from modelslab_core.pricing import ModelPricing
 from modelslab_core.types import ChatRequest, Dialect, ModelInfo
 
 from ._convert import to_chat_response, to_messages
 from ._docs import MODELSLAB_DOC
 from ._fast_path import chat_callback, completion_method
+from ._metadata import DEFAULT_CONTEXT_WINDOW, llm_metadata
 from ._snapshots import aresponses, responses
 from ._structured_llm import StructuredOutputLLM
 from ._tool_calling import keep_first_call, tool_chat_kwargs, tool_selections
@@ -44,8 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_CONTEXT_WINDOW", "DEFAULT_MODEL", "ModelsLab"]
 
-DEFAULT_CONTEXT_WINDOW = 8192
-"""Conservative: fits most ModelsLab chat models. Set ``context_window`` for your model."""
 
 _FRAMEWORK_KWARGS = frozenset(
     {"tool_required", "allow_parallel_tool_calls", "verbose", "error_on_no_tool_call", "formatted"}
@@ -101,7 +101,20 @@ class ModelsLab(StructuredOutputLLM):
         default_factory=dict, description="Sent with every request (e.g. top_p, seed)."
     )
     dialect: Dialect = Field(default="openai", description="'openai' or 'anthropic' wire format.")
-    context_window: int = Field(default=DEFAULT_CONTEXT_WINDOW, gt=0)
+    context_window: int | None = Field(
+        default=None,
+        gt=0,
+        description="Tokens per call (default: the model catalog; unknown: 8192, with a warning).",
+    )
+    pricing: ModelPricing | None = Field(
+        default=None,
+        description="Prices of the model in dollars per token (ModelPricing.per_million(...)); "
+        "they win over the model catalog for costs and budgets.",
+    )
+    catalog_file: str | None = Field(
+        default=None,
+        description="A model catalog file of your own (default: MODELSLAB_MODEL_CATALOG).",
+    )
     is_function_calling_model: bool = Field(
         default=True, description="Whether the model takes tools (agents need it)."
     )
@@ -146,14 +159,8 @@ class ModelsLab(StructuredOutputLLM):
 
     @property
     def metadata(self) -> LLMMetadata:
-        """Context window, output size and capabilities (explicit settings, no model tables)."""
-        return LLMMetadata(
-            context_window=self.context_window,
-            num_output=self.max_tokens or DEFAULT_NUM_OUTPUTS,
-            is_chat_model=True,
-            is_function_calling_model=self.is_function_calling_model,
-            model_name=self.model,
-        )
+        """Context window and output size: explicit settings, else the model catalog."""
+        return llm_metadata(self)
 
     def to_payload(self) -> dict[str, Any]:
         """Non-sensitive description for instrumentation (no key, no headers)."""
@@ -188,6 +195,8 @@ class ModelsLab(StructuredOutputLLM):
                 "dialect": self.dialect,
                 "max_in_flight": self.max_in_flight,
                 "default_headers": dict(self.default_headers),
+                "catalog_file": self.catalog_file,
+                "pricing": {self.model: self.pricing} if self.pricing else {},
                 **options,
             },
         )

@@ -1,7 +1,8 @@
 """The transport core shared by the ModelsLab LangChain and LlamaIndex integrations.
 
 Neutral types (`ChatRequest`, `ChatResult`, `StreamDelta`, ...), the client configuration, the
-typed errors, and the clients `ModelsLabClient` / `AsyncModelsLabClient`. Request
+typed errors, the clients `ModelsLabClient` / `AsyncModelsLabClient`, the model catalog
+(`catalog`), exact costs (`pricing`) and spend ledgers with budgets (`budget`). Request
 normalisation lives in `modelslab_core.normalize`, tool-call arguments in
 `modelslab_core.tool_calls`, structured answers in `modelslab_core.structured`.
 """
@@ -15,20 +16,42 @@ from ._config import DEFAULT_BASE_URL, AuthMode, ClientConfig, RetryPolicy
 from ._exceptions import *  # noqa: F403 - every error class (_exceptions.__all__)
 from ._pair import ClientPair
 from ._version import __version__
+from .budget import BudgetExceededError, SpendLedger, UnpricedModelError, track_spend
+from .catalog import (
+    CatalogError,
+    ModelCatalog,
+    ModelFacts,
+    load_catalog,
+    resolve_model,
+    shipped_catalog,
+)
 from .dialects import DialectCodec
+from .pricing import Cost, ModelPricing
 from .types import *  # noqa: F403 - every neutral type (types.__all__)
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "AsyncModelsLabClient",
     "AuthMode",
+    "BudgetExceededError",
+    "CatalogError",
     "ClientConfig",
     "ClientPair",
+    "Cost",
     "DialectCodec",
+    "ModelCatalog",
+    "ModelFacts",
+    "ModelPricing",
     "ModelsLabClient",
     "RetryPolicy",
+    "SpendLedger",
     "StreamAccumulator",
+    "UnpricedModelError",
     "__version__",
+    "load_catalog",
+    "resolve_model",
+    "shipped_catalog",
+    "track_spend",
 ]
 __all__ += _exceptions.__all__
 __all__ += types.__all__

@@ -12,6 +12,7 @@ are keyed by index: id and name are set once, arguments are appended and parsed 
 
 from __future__ import annotations
 
+from .pricing import Cost
 from .tool_calls import tool_call_from_raw
 from .types import ChatResult, FinishReason, StreamDelta, Usage
 
@@ -37,6 +38,7 @@ class StreamAccumulator:
         "_signature",
         "_text",
         "_tools",
+        "cost",
         "finish_reason",
         "id",
         "model",
@@ -54,6 +56,7 @@ class StreamAccumulator:
         self.finish_reason: FinishReason | None = None
         self.raw_finish_reason: str | None = None
         self.usage: Usage | None = None
+        self.cost: Cost | None = None
 
     def add(self, delta: StreamDelta) -> None:
         """Fold one delta in."""
@@ -78,6 +81,7 @@ class StreamAccumulator:
             self.raw_finish_reason = delta.raw_finish_reason
         if delta.usage is not None:
             self.usage = delta.usage
+            self.cost = delta.cost
         if self.id is None and delta.id:
             self.id = delta.id
         if self.model is None and delta.model:
@@ -111,5 +115,6 @@ class StreamAccumulator:
             finish_reason=self.finish_reason,
             raw_finish_reason=self.raw_finish_reason,
             usage=self.usage,
+            cost=self.cost,
             raw={},
         )

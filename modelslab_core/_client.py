@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import ssl
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
@@ -18,27 +17,27 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 from httpx._config import create_ssl_context
-from pydantic import ValidationError
 
-from ._config import ClientConfig
-from ._errors import DECODE_BUGS, as_api_error
-from ._exceptions import APIError, APIResponseValidationError
-from ._transport import AsyncTransport, EventHandler, SyncTransport
-from .dialects import DialectCodec, codec_for
-from .dialects.anthropic_encode import encode_count_tokens
-from .types import (
-    ChatRequest,
-    ChatResult,
-    Dialect,
-    JsonSchemaFormat,
-    Message,
-    ModelInfo,
-    StreamDelta,
+from ._calls import (
+    check_request,
+    combine_counts,
+    count_bodies,
+    decode_chat,
+    decode_models,
+    decode_tokens,
 )
+from ._config import ClientConfig
+from ._metering import metered, metered_async
+from ._transport import AsyncTransport, EventHandler, SyncTransport
+from .budget import AnswerHook, Charge
+from .catalog import remember_listing, resolve_model
+from .dialects import DialectCodec, codec_for
+from .types import ChatRequest, ChatResult, Dialect, ModelInfo, StreamDelta
 
 __all__ = ["AsyncModelsLabClient", "ModelsLabClient"]
 
 _H = TypeVar("_H", httpx.Client, httpx.AsyncClient)
+_S = TypeVar("_S")
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 MODELS_PATH = "/v1/models"
 _UNPICKLED = ("_http", "_injected", "_transport", "_lock", "_clients")
@@ -63,110 +62,6 @@ def _make_config(config: ClientConfig | None, fields: dict[str, Any]) -> ClientC
     if not fields:
         return config
     return ClientConfig(**{**dict(config), **fields})
-
-
-def _check_request(request: ChatRequest, *, chat: bool = True) -> None:
-    """Reject bad input before any network call (a chat needs a message; a count does not)."""
-    if not isinstance(request, ChatRequest):
-        raise TypeError(f"request must be a ChatRequest, not {type(request).__name__}")
-    if chat and not request.messages:
-        raise ValueError("At least one message is required (ChatRequest.messages is empty)")
-    if not request.model.strip():
-        raise ValueError("ChatRequest.model is empty: name the model to use")
-    _check_sampling(request)
-    _check_serialisable(request)
-
-
-_RANGES = {
-    "temperature": (0.0, 2.0),
-    "top_p": (0.0, 1.0),
-    "frequency_penalty": (-2.0, 2.0),
-    "presence_penalty": (-2.0, 2.0),
-}
-"""Documented bounds of the sampling fields (``modelslab-llm-openapi.json``)."""
-
-
-def _check_sampling(request: ChatRequest) -> None:
-    """Out-of-range sampling values fail here, not as a 400 (or worse, silently) later."""
-    for name, (low, high) in _RANGES.items():
-        value = getattr(request, name)
-        if value is not None and not low <= value <= high:
-            raise ValueError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
-    if request.max_tokens is not None and request.max_tokens <= 0:
-        raise ValueError(f"max_tokens must be a positive integer, got {request.max_tokens!r}")
-
-
-def _check_json(value: Any, what: str) -> None:
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{what}: not JSON-serialisable ({exc})") from None
-
-
-def _check_serialisable(request: ChatRequest) -> None:
-    """Everything sent as JSON must be JSON; the error names the part that is not."""
-    for message in request.messages:
-        for call in message.tool_calls:
-            _check_json(call.arguments, f"The arguments of tool call {call.name!r} ({call.id})")
-    for tool in request.tools:
-        _check_json(tool.parameters, f"The parameters schema of tool {tool.name!r}")
-    if isinstance(request.response_format, JsonSchemaFormat):
-        _check_json(request.response_format.schema_, "The response_format schema")
-    _check_json(request.extra_body, "extra_body")
-
-
-def _decode_chat(codec: DialectCodec, payload: dict[str, Any], secret: str) -> ChatResult:
-    try:
-        return codec.decode_response(payload)
-    except (APIError, *DECODE_BUGS) as exc:
-        raise as_api_error(exc, secret=secret, body=payload) from None
-
-
-_PROBE = Message.text("user", ".")
-"""The turn added to a count of a request that has none (``count_tokens`` requires one)."""
-
-
-def count_bodies(request: ChatRequest) -> list[dict[str, Any]]:
-    """The ``count_tokens`` bodies whose counts `combine_counts` turns into ``request``'s.
-
-    ``[]`` when there is nothing to count (0 tokens); one body for a request with turns; for
-    a request with only a system prompt and/or tools (which the endpoint refuses alone), the
-    request plus a one-word user turn, and that turn alone: the difference is what the system
-    prompt and tools cost inside a real request.
-    """
-    if any(m.role != "system" for m in request.messages):
-        return [encode_count_tokens(request)]
-    if not request.messages and not request.tools:
-        return []
-    probe = request.model_copy(update={"messages": [_PROBE], "tools": []})
-    with_probe = request.model_copy(update={"messages": [*request.messages, _PROBE]})
-    return [encode_count_tokens(with_probe), encode_count_tokens(probe)]
-
-
-def combine_counts(counts: list[int]) -> int:
-    """The token count of a request from the counts of its `count_bodies`."""
-    if not counts:
-        return 0
-    return counts[0] if len(counts) == 1 else max(counts[0] - counts[1], 0)
-
-
-def _decode_tokens(payload: dict[str, Any]) -> int:
-    tokens = payload.get("input_tokens")
-    if type(tokens) is not int or tokens < 0:
-        raise APIResponseValidationError(
-            "count_tokens answer has no non-negative integer 'input_tokens'", body=payload
-        )
-    return tokens
-
-
-def _decode_models(payload: dict[str, Any]) -> list[ModelInfo]:
-    data = payload.get("data")
-    if not isinstance(data, list):
-        raise APIResponseValidationError("/v1/models answer has no 'data' list", body=payload)
-    try:
-        return [ModelInfo.model_validate(item) for item in data]
-    except ValidationError as exc:
-        raise APIResponseValidationError(f"Unexpected model entry: {exc}", body=payload) from exc
 
 
 _LoopClient = tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
@@ -218,27 +113,50 @@ class _ClientBase(Generic[_H]):
 
     def _chat_call(
         self, request: ChatRequest, dialect: Dialect | None, *, stream: bool
-    ) -> tuple[DialectCodec, dict[str, Any]]:
-        """The codec and the JSON body of a chat (bad input fails here, before any I/O)."""
+    ) -> tuple[DialectCodec, dict[str, Any], Charge]:
+        """The codec, the JSON body and the `Charge` that will price and record the answer
+        (bad input, or a bad catalog file, fails here, before any I/O)."""
         codec = self._codec(dialect)
         self.config.require_api_key()
-        _check_request(request)
+        check_request(request)
         body = codec.encode_request(request, stream=stream, model_field=self.config.model_field)
-        return codec, body
+        return codec, body, self._charge(request.model)
 
-    def _stream_args(
-        self, request: ChatRequest, dialect: Dialect | None
-    ) -> tuple[str, dict[str, Any], Callable[[], EventHandler[StreamDelta]]]:
-        """What the transport's ``stream`` takes for a streamed chat: path, body, handlers."""
-        codec, body = self._chat_call(request, dialect, stream=True)
-        return codec.path, body, self._handler(codec)
+    def _charge(self, model: str) -> Charge:
+        """A charge at ``model``'s catalog price."""
+        cfg = self.config
+        facts = resolve_model(
+            model,
+            base_url=cfg.base_url,
+            catalog_file=cfg.catalog_file,
+            pricing=cfg.pricing.get(model),
+        )
+        return Charge.open(model, None if facts is None else facts.pricing)
 
-    def _result(self, codec: DialectCodec, payload: dict[str, Any]) -> ChatResult:
-        return _decode_chat(codec, payload, self.config.require_api_key())
+    def _answer_hook(self, codec: DialectCodec, charge: Charge) -> AnswerHook:
+        """The transport hook of a plain chat: decode (masked errors), price and record the
+        answer while its in-flight slot is held."""
+        secret = self.config.require_api_key()
+        return charge.on_answer(lambda payload: decode_chat(codec, payload, secret))
+
+    def _open_stream(
+        self, request: ChatRequest, dialect: Dialect | None, meter: Callable[[Any, Charge], _S]
+    ) -> _S:
+        """The transport's stream of deltas for a chat, each passing ``meter`` (pricing)."""
+        codec, body, charge = self._chat_call(request, dialect, stream=True)
+        return meter(self._t().stream(codec.path, body, self._handler(codec)), charge)
+
+    def _t(self) -> Any:
+        raise NotImplementedError
+
+    def _listing(self, models: list[ModelInfo]) -> list[ModelInfo]:
+        """Remember the facts a ``/v1/models`` answer carries (see `catalog`)."""
+        remember_listing(self.config.base_url, models)
+        return models
 
     def _count_bodies(self, request: ChatRequest) -> list[dict[str, Any]]:
         self.config.require_api_key()
-        _check_request(request, chat=False)
+        check_request(request, chat=False)
         return count_bodies(request)
 
     @staticmethod
@@ -275,15 +193,16 @@ class ModelsLabClient(_ClientBase[httpx.Client]):
         return self._transport
 
     def chat(self, request: ChatRequest, *, dialect: Dialect | None = None) -> ChatResult:
-        """Send ``request`` and return the complete answer."""
-        codec, body = self._chat_call(request, dialect, stream=False)
-        return self._result(codec, self._t().request_json("POST", codec.path, body))
+        """Send ``request`` and return the complete answer (``cost`` set when priced)."""
+        codec, body, charge = self._chat_call(request, dialect, stream=False)
+        self._t().request_json("POST", codec.path, body, self._answer_hook(codec, charge))
+        return charge.answered()
 
     def stream(
         self, request: ChatRequest, *, dialect: Dialect | None = None
     ) -> Iterator[StreamDelta]:
         """Stream the answer as deltas; a cut stream raises `StreamInterruptedError`."""
-        return self._t().stream(*self._stream_args(request, dialect))
+        return self._open_stream(request, dialect, metered)
 
     def count_tokens(self, request: ChatRequest) -> int:
         """Input tokens of ``request`` as the server counts them in a real request (always via
@@ -291,13 +210,13 @@ class ModelsLabClient(_ClientBase[httpx.Client]):
         bodies = self._count_bodies(request)
         t = self._t()
         return combine_counts(
-            [_decode_tokens(t.request_json("POST", COUNT_TOKENS_PATH, b)) for b in bodies]
+            [decode_tokens(t.request_json("POST", COUNT_TOKENS_PATH, b)) for b in bodies]
         )
 
     def list_models(self) -> list[ModelInfo]:
         """The models the key can use (``GET /v1/models``)."""
         self.config.require_api_key()
-        return _decode_models(self._t().request_json("GET", MODELS_PATH))
+        return self._listing(decode_models(self._t().request_json("GET", MODELS_PATH)))
 
     def close(self) -> None:
         """Close the httpx client this object created (an injected one is left open)."""
@@ -344,28 +263,29 @@ class AsyncModelsLabClient(_ClientBase[httpx.AsyncClient]):
         return self._transport
 
     async def chat(self, request: ChatRequest, *, dialect: Dialect | None = None) -> ChatResult:
-        """Send ``request`` and return the complete answer."""
-        codec, body = self._chat_call(request, dialect, stream=False)
-        return self._result(codec, await self._t().request_json("POST", codec.path, body))
+        """Send ``request`` and return the complete answer (``cost`` set when priced)."""
+        codec, body, charge = self._chat_call(request, dialect, stream=False)
+        await self._t().request_json("POST", codec.path, body, self._answer_hook(codec, charge))
+        return charge.answered()
 
     def stream(
         self, request: ChatRequest, *, dialect: Dialect | None = None
     ) -> AsyncIterator[StreamDelta]:
         """Stream the answer as deltas (``async for``); input is checked at call time."""
-        return self._t().stream(*self._stream_args(request, dialect))
+        return self._open_stream(request, dialect, metered_async)
 
     async def count_tokens(self, request: ChatRequest) -> int:
         """Input tokens of ``request`` (see `ModelsLabClient.count_tokens`)."""
         bodies = self._count_bodies(request)
         t = self._t()
         return combine_counts(
-            [_decode_tokens(await t.request_json("POST", COUNT_TOKENS_PATH, b)) for b in bodies]
+            [decode_tokens(await t.request_json("POST", COUNT_TOKENS_PATH, b)) for b in bodies]
         )
 
     async def list_models(self) -> list[ModelInfo]:
         """The models the key can use (``GET /v1/models``)."""
         self.config.require_api_key()
-        return _decode_models(await self._t().request_json("GET", MODELS_PATH))
+        return self._listing(decode_models(await self._t().request_json("GET", MODELS_PATH)))
 
     async def close(self) -> None:
         """Close the httpx client of the running loop; drop those of other loops."""

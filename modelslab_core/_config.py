@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from ._version import __version__
+from .pricing import ModelPricing
 from .types import Dialect, ModelField
 
 __all__ = ["DEFAULT_BASE_URL", "AuthMode", "ClientConfig", "RetryPolicy"]
@@ -56,6 +57,10 @@ class ClientConfig(BaseModel):
     """Requests in flight per API key across the process; ``None`` or 0 disables the cap."""
     default_headers: dict[str, str] = Field(default_factory=dict)
     anthropic_version: str = "2023-06-01"
+    catalog_file: str | None = None
+    """A model catalog file of your own (None: ``MODELSLAB_MODEL_CATALOG``, if set)."""
+    pricing: dict[str, ModelPricing] = Field(default_factory=dict)
+    """Prices by model id that win over every catalog (`modelslab_core.catalog`)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -32,10 +32,12 @@ from ._exceptions import (
 from ._limits import limiter_for
 from ._retry import retry_delay
 from ._stream_attempt import EventHandler, Failure, StreamRun, may_report_error, retryable
+from .budget import AnswerHook, admit_request, hand_over
 
 __all__ = ["AsyncTransport", "EventHandler", "SyncTransport"]
 
 T = TypeVar("T")
+Hook = AnswerHook | None
 CHAT_COMPLETIONS_PATH = "/chat/completions"
 _log = logging.getLogger("modelslab_core")
 
@@ -125,6 +127,7 @@ class _TransportBase:
         stream: bool,
     ) -> httpx.Request:
         url = self._url(path)
+        admit_request(path)  # in the in-flight slot, right before sending (see budget.py)
         _log.debug("ModelsLab request: %s %s stream=%s", method, url, stream)
         return client.build_request(
             method,
@@ -234,13 +237,13 @@ class SyncTransport(_TransportBase):
         self._client = client
 
     def request_json(
-        self, method: str, path: str, body: dict[str, Any] | None = None
+        self, method: str, path: str, body: dict[str, Any] | None = None, hook: Hook = None
     ) -> dict[str, Any]:
         """Send one JSON request (retrying) and return the response object."""
         deadline, attempt = self._deadline(), 0
         while True:
             with self._limiter.slot(self.config.max_in_flight):
-                outcome = self._json_once(method, path, body, deadline)
+                outcome = hand_over(self._json_once(method, path, body, deadline), hook)
             if not isinstance(outcome, Failure):
                 return outcome
             delay = self._next_delay(outcome, attempt, deadline)
@@ -319,13 +322,13 @@ class AsyncTransport(_TransportBase):
         self._client = client
 
     async def request_json(
-        self, method: str, path: str, body: dict[str, Any] | None = None
+        self, method: str, path: str, body: dict[str, Any] | None = None, hook: Hook = None
     ) -> dict[str, Any]:
         """Send one JSON request (retrying) and return the response object."""
         deadline, attempt = self._deadline(), 0
         while True:
             async with self._limiter.slot_async(self.config.max_in_flight):
-                outcome = await self._json_once(method, path, body, deadline)
+                outcome = hand_over(await self._json_once(method, path, body, deadline), hook)
             if not isinstance(outcome, Failure):
                 return outcome
             delay = self._next_delay(outcome, attempt, deadline)

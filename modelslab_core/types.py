@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .construct import trusted
+from .pricing import Cost
 
 __all__ = [
     "SAMPLING_FIELDS",
@@ -247,6 +248,8 @@ class ChatResult(_Model):
     finish_reason: FinishReason | None = None
     raw_finish_reason: str | None = None
     usage: Usage | None = None
+    cost: Cost | None = None
+    """What the answer cost: ``usage`` at the model's catalog price (None: either unknown)."""
     raw: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -285,6 +288,8 @@ class StreamDelta:
     finish_reason: FinishReason | None = None
     raw_finish_reason: str | None = None
     usage: Usage | None = None
+    cost: Cost | None = None
+    """Set by the client on the delta that carries ``usage`` (see `ChatResult.cost`)."""
     id: str | None = None
     model: str | None = None
 

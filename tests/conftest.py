@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from modelslab_core.catalog import CATALOG_ENV, forget_listings
 from modelslab_core.testing import StandIn
 
 STANDIN_KEY = "test-key"
@@ -35,6 +36,16 @@ def standin_url(standin: StandIn) -> str:
 def standin_key(standin: StandIn) -> str:
     """The API key the stand-in accepts."""
     return standin.api_key
+
+
+@pytest.fixture(autouse=True)
+def _model_catalog_as_shipped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test sees the shipped model catalog only: no user file from the environment, and
+    no facts remembered from an earlier test's ``/v1/models`` answers."""
+    monkeypatch.delenv(CATALOG_ENV, raising=False)
+    forget_listings()
+    yield
+    forget_listings()
 
 
 @pytest.fixture(params=["sync", "async"])

@@ -216,7 +216,8 @@ class Handler(BaseHTTPRequestHandler):
             self._error(route, 401, problem, "authentication_error")
             return
         if route == "models":
-            self._send_json(200, models_body(self.standin.models, int(time.time())))
+            details = self.standin.model_details
+            self._send_json(200, models_body(self.standin.models, int(time.time()), details))
             return
         if not isinstance(rec.json, dict):
             self._error(

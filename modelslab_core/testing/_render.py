@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from ._replies import Plan, make_id, split_text
@@ -240,12 +241,22 @@ def anthropic_events(plan: Plan, *, rid: str, model: str) -> list[SseEvent]:
     return events
 
 
-def models_body(models: list[str], created: int) -> dict[str, Any]:
-    """``GET /v1/models``."""
+def models_body(
+    models: list[str], created: int, details: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """``GET /v1/models``; ``details`` adds fields to the entries of the models it names
+    (e.g. OpenRouter-style ``context_length`` and ``pricing``)."""
+    extra = details or {}
     return {
         "object": "list",
         "data": [
-            {"id": m, "object": "model", "created": created, "owned_by": m.split("-")[0]}
+            {
+                "id": m,
+                "object": "model",
+                "created": created,
+                "owned_by": m.split("-")[0],
+                **extra.get(m, {}),
+            }
             for m in models
         ],
     }

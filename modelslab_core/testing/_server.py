@@ -11,6 +11,7 @@ import collections
 import socket
 import sys
 import threading
+from collections.abc import Mapping
 from http.server import ThreadingHTTPServer
 from typing import Any
 
@@ -43,6 +44,9 @@ class StandIn:
         chunk_delay: seconds between stream events.
         keepalive_every: send ``: OPENROUTER PROCESSING`` every N events (0: never).
         models: the model ids it serves.
+        model_details: extra fields of their ``/v1/models`` entries, by model id (e.g.
+            ``{"context_length": 4096, "pricing": {"prompt": "0.0000001", ...}}``, as
+            OpenRouter-style routers list them); settable per test, reset by `reset`.
         reject_retry_after: ``retry_after`` of the in-flight rejection body.
         port: the port to bind on 127.0.0.1 (0: an ephemeral one).
     """
@@ -57,11 +61,14 @@ class StandIn:
         models: tuple[str, ...] | list[str] = DEFAULT_MODELS,
         reject_retry_after: float = 1,
         port: int = 0,
+        model_details: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.api_key = api_key
         self._defaults = (max_in_flight, chunk_delay, keepalive_every)
         self.max_in_flight, self.chunk_delay, self.keepalive_every = self._defaults
         self.models = list(models)
+        self._details = {m: dict(d) for m, d in (model_details or {}).items()}
+        self.model_details: dict[str, dict[str, Any]] = dict(self._details)
         self.reject_retry_after = reject_retry_after
         self._port = port
         self._lock = threading.Lock()
@@ -174,6 +181,7 @@ class StandIn:
         with self._lock:
             self._clear()
             self.max_in_flight, self.chunk_delay, self.keepalive_every = self._defaults
+            self.model_details = dict(self._details)
 
     # -- used by the handler ---------------------------------------------------------------
     def _opened(self, conn: socket.socket) -> None:

@@ -92,6 +92,13 @@ async def test_list_content_reasoning_and_cached_usage(
         "finish_reason": "stop",
         "model_name": "qwen-qwen2.5-vl-72b-instruct",
         "id": "gen-1732573333-PoIuYt",
+        # Priced as the model that was asked for (the default one, $0.051 / $0.34 per 1M).
+        "cost": {
+            "input_cost": "0.0000765",
+            "output_cost": "0.00000306",
+            "total_cost": "0.00007956",
+            "currency": "USD",
+        },
     }
     assert msg.id == "gen-1732573333-PoIuYt"
 

@@ -1,0 +1,57 @@
+"""Totals and budgets over a block of LlamaIndex code: `track_costs`.
+
+>>> with track_costs(budget="0.05") as costs:             # doctest: +SKIP
+...     await FunctionAgent(tools=[...], llm=llm).run("...")
+>>> costs.total_cost, costs.total_llm_token_count           # doctest: +SKIP
+
+The counts have the names of LlamaIndex's ``TokenCountingHandler`` (``prompt_llm_token_count``,
+``completion_llm_token_count``, ``total_llm_token_count``) plus the exact cost, per model too.
+They are recorded by the core client itself, not by a callback or instrumentation handler:
+every ModelsLab request of the block counts (chat, complete, streams, structured output,
+``FunctionAgent`` and other workflows), in every asyncio task and context-copying thread the
+block starts, and none is attached to a ``CallbackManager`` or dispatcher (a registered
+handler would also be global, not scoped to the block, and would turn off the LLM's
+unobserved fast path). With a ``budget`` (US dollars), a request made once the block's spend
+has reached it fails with `modelslab_core.BudgetExceededError` before it is sent; see
+`modelslab_core.budget` for what holds when calls run concurrently.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from decimal import Decimal
+
+from llama_index.core.base.llms.types import ChatResponse, CompletionResponse
+
+from modelslab_core.budget import SpendLedger, spending
+from modelslab_core.pricing import Cost
+
+__all__ = ["ModelsLabCostHandler", "response_cost", "track_costs"]
+
+
+class ModelsLabCostHandler(SpendLedger):
+    """Tokens and exact cost of the ModelsLab calls of a `track_costs` block, with
+    ``TokenCountingHandler``'s names plus ``total_cost`` and ``costs_by_model``; see
+    `SpendLedger` for the rest (``budget``, ``remaining``, ``requests_sent``, ...)."""
+
+    prompt_llm_token_count = SpendLedger.input_tokens
+    completion_llm_token_count = SpendLedger.output_tokens
+    total_llm_token_count = SpendLedger.total_tokens
+    total_cost = SpendLedger.spent
+    costs_by_model = SpendLedger.cost_by_model
+
+
+def track_costs(
+    budget: Decimal | str | int | float | None = None,
+) -> AbstractContextManager[ModelsLabCostHandler]:
+    """Count the tokens and cost of the ModelsLab calls made in the block, per model; with a
+    ``budget`` in US dollars, refuse requests once the block's spend has reached it."""
+    return spending(ModelsLabCostHandler(budget))
+
+
+def response_cost(response: ChatResponse | CompletionResponse) -> Cost | None:
+    """The exact `Cost` a `ModelsLab` response carries in ``additional_kwargs["cost"]``
+    (None when it has none: no usage reported, or no price known for the model). Streams
+    carry it on their last response."""
+    data = response.additional_kwargs.get("cost")
+    return Cost.from_metadata(data) if isinstance(data, dict) else None
