@@ -18,7 +18,9 @@ __all__ = ["metered", "metered_async"]
 def metered(deltas: Iterator[StreamDelta], charge: Charge) -> Iterator[StreamDelta]:
     """``deltas``, priced by ``charge``."""
     for delta in deltas:
-        yield charge.see(delta)
+        if delta.usage is not None:
+            charge.see(delta)
+        yield delta
     charge.close()
 
 
@@ -27,5 +29,7 @@ async def metered_async(
 ) -> AsyncIterator[StreamDelta]:
     """Async twin of `metered`."""
     async for delta in deltas:
-        yield charge.see(delta)
+        if delta.usage is not None:
+            charge.see(delta)
+        yield delta
     charge.close()

@@ -202,10 +202,19 @@ def _message_start(state: AnthropicStreamState, data: dict[str, Any]) -> list[St
 def decode_event(
     state: AnthropicStreamState, event: str | None, data: dict[str, Any]
 ) -> tuple[list[StreamDelta], bool]:
-    """The deltas of one Anthropic stream event, and whether it was ``message_stop``."""
-    kind = opt_str(data.get("type"), "type", data) or event
+    """The deltas of one Anthropic stream event, and whether it was ``message_stop``.
+
+    The common event (a piece of text) is checked inline; every other one goes through the
+    field checks of `_shapes`."""
+    kind = data.get("type")
     if kind == "content_block_delta":
+        delta = data.get("delta")
+        if type(delta) is dict and delta.get("type") == "text_delta":
+            text = delta.get("text")
+            if type(text) is str:
+                return ([StreamDelta(text=text)] if text else []), False
         return _block_delta(state, data), False
+    kind = opt_str(kind, "type", data) or event
     if kind == "content_block_start":
         return _block_start(state, data), False
     if kind == "message_delta":
@@ -215,6 +224,8 @@ def decode_event(
     if kind == "message_stop":
         usage = _final_usage(state, None, data)
         return ([StreamDelta(usage=usage)] if usage is not None else []), True
+    if kind == "content_block_delta":  # named by the SSE event only
+        return _block_delta(state, data), False
     if kind == "error":
         raise error_from_payload(data) or malformed("error", data.get("error"), "an error", data)
     return [], False

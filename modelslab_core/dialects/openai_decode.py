@@ -236,36 +236,58 @@ def _chunk_usage(state: OpenAIStreamState, data: dict[str, Any]) -> Usage | None
     return usage
 
 
+_DELTA_CONTENT = "choices[0].delta.content"
+
+
+def _delta_reasoning(delta: dict[str, Any], data: Any) -> str:
+    if "reasoning_content" not in delta and "reasoning" not in delta:
+        return ""  # the common chunk: no key to check
+    return _reasoning(delta, "choices[0].delta", data) or ""
+
+
+def _no_choices(state: OpenAIStreamState, choices: Any, data: dict[str, Any]) -> Usage | None:
+    """A chunk without choices: an error payload, or the one that carries usage."""
+    opt_list(choices, "choices", data)
+    error = error_from_payload(data) if "error" in data else None
+    if error is not None:
+        raise error
+    return None if state.usage_sent else _chunk_usage(state, data)
+
+
 def decode_event(
     state: OpenAIStreamState, event: str | None, data: dict[str, Any]
 ) -> tuple[list[StreamDelta], bool]:
-    """The deltas of one ``chat.completion.chunk``; never done (``[DONE]`` is the transport's)."""
+    """The deltas of one ``chat.completion.chunk``; never done (``[DONE]`` is the transport's).
+
+    The common chunk's fields are checked inline (the per-chunk cost matters); every other
+    shape goes through the same checks as a whole answer."""
     choices = data.get("choices")
     text = reasoning = ""
     chunks: list[ToolCallChunk] = []
-    raw_finish = None
+    raw_finish = usage = None
     if choices:
-        choice = as_dict(as_list(choices, "choices", data)[0], "choices[0]", data)
-        delta = _delta_of(choice, data)
+        if type(choices) is not list:
+            raise malformed("choices", choices, "an array", data)
+        choice = choices[0]
+        if type(choice) is not dict:
+            raise malformed("choices[0]", choice, "an object", data)
+        delta = choice.get("delta")
+        if type(delta) is not dict:
+            delta = _delta_of(choice, data)
         content = delta.get("content")
-        text = (
-            content
-            if type(content) is str
-            else content_text(content, "choices[0].delta.content", data)
-        )
-        reasoning = _reasoning(delta, "choices[0].delta", data) or ""
-        raw_tools = opt_list(delta.get("tool_calls"), "choices[0].delta.tool_calls", data)
-        if raw_tools:
-            chunks = [_tool_chunk(state, i, item, data) for i, item in enumerate(raw_tools)]
-        raw_finish = opt_str(choice.get("finish_reason"), "choices[0].finish_reason", data)
+        text = content if type(content) is str else content_text(content, _DELTA_CONTENT, data)
+        reasoning = _delta_reasoning(delta, data)
+        raw_tools = delta.get("tool_calls")
+        if raw_tools is not None:
+            tools = as_list(raw_tools, "choices[0].delta.tool_calls", data)
+            chunks = [_tool_chunk(state, i, item, data) for i, item in enumerate(tools)]
+        raw_finish = choice.get("finish_reason")
+        if raw_finish is not None:
+            raw_finish = opt_str(raw_finish, "choices[0].finish_reason", data) or None
+            if raw_finish and not state.usage_sent:
+                usage = _chunk_usage(state, data)
     else:
-        opt_list(choices, "choices", data)
-        error = error_from_payload(data) if "error" in data else None
-        if error is not None:
-            raise error
-    usage = None
-    if not state.usage_sent and (raw_finish or not choices):
-        usage = _chunk_usage(state, data)
+        usage = _no_choices(state, choices, data)
     first = not state.started
     if not (text or reasoning or chunks or raw_finish or usage or first):
         return [], False
@@ -274,8 +296,8 @@ def decode_event(
         text=text,
         reasoning=reasoning,
         tool_call_chunks=chunks,
-        finish_reason=normalise_finish_reason(raw_finish),
-        raw_finish_reason=raw_finish or None,
+        finish_reason=None if raw_finish is None else normalise_finish_reason(raw_finish),
+        raw_finish_reason=raw_finish,
         usage=usage,
         id=opt_str(data.get("id"), "id", data) if first else None,
         model=opt_str(data.get("model"), "model", data) if first else None,
