@@ -1,0 +1,322 @@
+"""`RedisLimiter`: one account's in-flight limit shared by every process that shares a Redis.
+
+A small Lua-scripted lease semaphore (`_redis_scripts`) on redis-py:
+
+- a slot is a *lease* in a sorted set, scored by its expiry on the Redis clock; this process
+  renews its leases while the requests run (`Renewer`), so a process that dies loses its
+  slots within the lease time (``lease``, default 30 s) and nobody has to clean up after it;
+- waiting is a FIFO ticket queue with hand-off: a release grants the head's ticket inside
+  the same script and publishes its id; the one subscriber thread of the waiting process
+  wakes exactly that waiter (`WakeListener`). Waiters also ask again when the oldest lease
+  would expire and every third of the lease time (which keeps their ticket alive): a safety
+  net, never the way slots move;
+- a wait has a deadline (`QueueFullError`); Redis unreachable is `LimiterUnavailableError`
+  at once, or, with ``fallback=True``, a slot of the in-process cap and a warning
+  (`InFlightFallbackWarning`); such slots are registered in Redis once it is back.
+
+Acquire and release are written once, as `Steps`, for threads and tasks alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+import warnings
+import weakref
+from typing import Any
+
+from ._exceptions import LimiterUnavailableError
+from ._limits import InFlightLimiter, LocalLimiter, NewWaiter, process_limiter, queue_full
+from ._redis_background import Renewer, WakeListener
+from ._redis_io import Eval, RedisIO, redis_errors
+from ._redis_scripts import DEFAULT_PREFIX, account_keys, redact_url, wake_channel
+from ._waiting import Park, Steps, Waiter, deadline_after, seconds_left
+
+__all__ = ["InFlightFallbackWarning", "RedisLimiter", "shared_redis_limiter"]
+
+_log = logging.getLogger("modelslab_core")
+_BREAKER = 1.0
+"""Seconds after a Redis failure during which acquires skip Redis (fail fast / fall back)."""
+
+
+class InFlightFallbackWarning(RuntimeWarning):
+    """Redis was unreachable: requests are capped in this process only, for now."""
+
+
+class _Lease:
+    """A held slot: its id in Redis, and the in-process slot when it came from the fallback."""
+
+    __slots__ = ("account", "id", "local")
+
+    def __init__(self, account: str, lease_id: str, local: object = None) -> None:
+        self.account, self.id, self.local = account, lease_id, local
+
+
+class RedisLimiter(InFlightLimiter):
+    """The in-flight limit of each account, shared through Redis by every process using it.
+
+    Args:
+        url: ``redis://[:password@]host:6379/0``, ``rediss://...`` or ``unix:///path``.
+        lease: seconds a lease lives unrenewed: slots of a dead process come back within it.
+        fallback: Redis unreachable: cap in this process with a warning instead of raising.
+        prefix: the Redis key prefix (accounts are keyed by a hash of key and base URL).
+        redis_options: extra keyword arguments for ``redis.Redis.from_url``.
+
+    Share one object between clients (``in_flight_backend=limiter``), or name the URL in
+    ``in_flight_backend`` / ``MODELSLAB_IN_FLIGHT_URL``: then one limiter per process serves
+    every client with the same settings. Pickles (as its settings).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        lease: float = 30.0,
+        fallback: bool = False,
+        prefix: str = DEFAULT_PREFIX,
+        redis_options: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if not lease > 0:
+            raise ValueError(f"lease must be positive, got {lease!r}")
+        self.url, self.lease, self.fallback, self.prefix = url, float(lease), fallback, prefix
+        self.redis_options = dict(redis_options or {})
+        self._io = RedisIO(url, self.redis_options)
+        self._lease_ms = max(int(self.lease * 1000), 1)
+        self._check_every = self.lease / 3
+        self._channel = wake_channel(prefix)
+        self._listener = WakeListener(self._io, self._channel)
+        self._renewer = Renewer(self._renew_sync, self._check_every, self.lease, self._reclaimed)
+        self._local: LocalLimiter = process_limiter()
+        self._state_lock = threading.Lock()
+        self._epochs: dict[str, str] = {}
+        self._down_until = 0.0
+        self._last_error: BaseException | None = None
+        _REDIS_LIMITERS.add(self)
+
+    def __repr__(self) -> str:
+        return f"RedisLimiter({redact_url(self.url)!r}, lease={self.lease:g})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        settings = (self.url, self.lease, self.fallback, self.prefix, self.redis_options)
+        return (_unpickle, settings)
+
+    def close(self) -> None:
+        """Stop the background threads and close the blocking connections."""
+        self._listener.stop()
+        self._renewer.stop()
+        self._io.close()
+
+    # -- scripts ---------------------------------------------------------------------------
+    def _eval(self, script: str, account: str, args: list[Any]) -> Eval:
+        common = [
+            self._lease_ms,
+            self._epochs.get(account, ""),
+            self._channel,
+            "",
+            uuid.uuid4().hex,
+        ]
+        return Eval(self._io, script, account_keys(self.prefix, account), [*common, *args])
+
+    def _call(self, script: str, account: str, args: list[Any]) -> Steps[list[int]]:
+        """One script round trip; remembers the account's epoch; the rest of the reply."""
+        reply = yield self._eval(script, account, args)
+        self._seen(account, reply[0])
+        return [int(item) for item in reply[1:]]
+
+    def _seen(self, account: str, epoch: bytes) -> None:
+        with self._state_lock:
+            self._epochs[account] = epoch.decode()
+            self._down_until = 0.0
+
+    def _renew_sync(self, account: str, ids: list[str]) -> int:
+        op = self._eval("renew", account, ids)
+        reply = op.run()
+        self._seen(account, reply[0])
+        return int(reply[1])
+
+    def _reclaimed(self, count: int) -> None:
+        self._count(reclaimed=count)
+
+    def _failed(self, exc: BaseException) -> None:
+        with self._state_lock:
+            self._down_until = time.monotonic() + _BREAKER
+            self._last_error = exc
+
+    # -- acquire ---------------------------------------------------------------------------
+    def _acquire(
+        self, account: str, limit: int, timeout: float | None, new_waiter: NewWaiter
+    ) -> Steps[object]:
+        deadline = deadline_after(timeout)
+        if time.monotonic() < self._down_until:  # Redis failed a moment ago: do not wait on it
+            lease = yield from self._unreachable(account, limit, deadline, new_waiter, None)
+            return lease
+        lease_id = f"{limit}:{uuid.uuid4().hex}"
+        try:
+            granted = yield from self._wait(
+                account, lease_id, limit, (deadline, timeout), new_waiter
+            )
+        except redis_errors() as exc:
+            self._failed(exc)
+            lease = yield from self._unreachable(account, limit, deadline, new_waiter, exc)
+            return lease
+        self._renewer.hold(account, lease_id)
+        self._count(acquired=1, waited=int(granted))
+        return _Lease(account, lease_id)
+
+    def _wait(
+        self,
+        account: str,
+        lease_id: str,
+        limit: int,
+        wait: tuple[float | None, float | None],
+        new: NewWaiter,
+    ) -> Steps[bool]:
+        """Ask until granted; True when it had to queue. ``wait``: (deadline, timeout)."""
+        deadline, timeout = wait
+        waiter: Waiter | None = None
+        try:
+            while True:
+                granted, hint_ms = yield from self._call("acquire", account, [lease_id, limit])
+                if granted:
+                    return waiter is not None
+                if waiter is None:  # watch first, then ask again: no grant can slip past
+                    waiter = new()
+                    self._listener.watch(lease_id, waiter)
+                    continue
+                left = seconds_left(deadline)
+                if left is not None and left <= 0:
+                    self._count(timed_out=1)
+                    raise queue_full(limit, timeout)
+                yield Park(waiter, min(hint_ms / 1000, self._check_every, left or float("inf")))
+                waiter.rearm()
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            if isinstance(exc, redis_errors()):
+                raise  # Redis is down: giving the ticket back would fail too (it expires)
+            if waiter is not None:
+                yield from self._give_back(account, lease_id)
+            raise
+        finally:
+            if waiter is not None:
+                self._listener.unwatch(lease_id)
+
+    def _give_back(self, account: str, lease_id: str) -> Steps[None]:
+        """Leave the queue, and free the slot if one was granted meanwhile (best effort)."""
+        try:
+            yield from self._call("release", account, [lease_id])
+        except redis_errors():
+            pass  # the ticket or lease expires on its own within the lease time
+
+    def _unreachable(
+        self,
+        account: str,
+        limit: int,
+        deadline: float | None,
+        new_waiter: NewWaiter,
+        exc: BaseException | None,
+    ) -> Steps[object]:
+        """Redis failed: raise, or (opted in) take an in-process slot and warn."""
+        cause = exc or self._last_error
+        what = type(cause).__name__ if cause is not None else "error"
+        if not self.fallback:
+            raise LimiterUnavailableError(
+                f"The shared in-flight limit's Redis ({redact_url(self.url)}) is unreachable "
+                f"({what}); set in_flight_fallback=True to cap in this process meanwhile"
+            ) from cause
+        if exc is not None:
+            message = (
+                f"Redis ({redact_url(self.url)}) is unreachable ({what}): ModelsLab requests "
+                "are capped in this process only until it is back"
+            )
+            _log.warning("ModelsLab in-flight limit: %s", message)
+            warnings.warn(message, InFlightFallbackWarning, stacklevel=2)
+        local: object = self._local._take_now(account, limit)
+        if local is None:
+            local = yield from self._local._acquire(
+                account, limit, seconds_left(deadline), new_waiter
+            )
+        lease_id = f"{limit}:{uuid.uuid4().hex}"
+        self._renewer.hold(account, lease_id)  # registered in Redis as soon as it is back
+        self._count(fallbacks=1)
+        return _Lease(account, lease_id, local)
+
+    # -- release ---------------------------------------------------------------------------
+    def _release(self, lease: object) -> Steps[None] | None:
+        assert isinstance(lease, _Lease)
+        self._renewer.drop(lease.account, lease.id)
+        if lease.local is not None:
+            self._local._release(lease.local)
+            if time.monotonic() < self._down_until:
+                return None  # never registered while Redis is down
+        return self._release_remote(lease)
+
+    def _release_remote(self, lease: _Lease) -> Steps[None]:
+        try:
+            yield from self._call("release", lease.account, [lease.id])
+        except redis_errors() as exc:
+            self._failed(exc)
+            if lease.local is None:
+                self._count(release_errors=1)
+                _log.warning(
+                    "ModelsLab in-flight limit: could not release a slot in Redis (%s); its "
+                    "lease expires within %gs",
+                    type(exc).__name__,
+                    self.lease,
+                )
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's leases, waiters, threads and sockets are not ours."""
+        self._stats_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._io.after_fork()
+        self._listener.after_fork()
+        self._renewer.after_fork()
+
+
+_REDIS_LIMITERS: weakref.WeakSet[RedisLimiter] = weakref.WeakSet()
+_SHARED: dict[tuple[Any, ...], RedisLimiter] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_redis_limiter(
+    url: str,
+    *,
+    lease: float = 30.0,
+    fallback: bool = False,
+    prefix: str = DEFAULT_PREFIX,
+    redis_options: dict[str, Any] | None = None,
+) -> RedisLimiter:
+    """The process-wide `RedisLimiter` with these settings (created on first use)."""
+    options = dict(redis_options or {})
+    key = (url, float(lease), fallback, prefix, repr(sorted(options.items())))
+    with _SHARED_LOCK:
+        limiter = _SHARED.get(key)
+        if limiter is None:
+            limiter = _SHARED[key] = RedisLimiter(
+                url, lease=lease, fallback=fallback, prefix=prefix, redis_options=options
+            )
+        return limiter
+
+
+def _unpickle(
+    url: str, lease: float, fallback: bool, prefix: str, options: dict[str, Any]
+) -> RedisLimiter:
+    return shared_redis_limiter(
+        url, lease=lease, fallback=fallback, prefix=prefix, redis_options=options
+    )
+
+
+def _reset_after_fork() -> None:
+    global _SHARED_LOCK
+    _SHARED_LOCK = threading.Lock()
+    for limiter in list(_REDIS_LIMITERS):
+        limiter._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
