@@ -24,6 +24,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from modelslab_core import (
     AsyncModelsLabClient,
     ClientConfig,
+    InFlightLimiter,
     ModelsLabClient,
     RetryPolicy,
     StreamAccumulator,
@@ -75,6 +76,10 @@ _CONFIG_FIELDS = (
     "max_retries",
     "retry_initial_delay",
     "max_in_flight",
+    "in_flight_backend",
+    "in_flight_lease",
+    "in_flight_fallback",
+    "in_flight_wait_timeout",
     "default_headers",
 )
 
@@ -106,7 +111,18 @@ class ChatModelsLab(BaseChatModel):
     retry_initial_delay: float | None = None
     """First backoff delay in seconds (``None``: core default, 0.5 s)."""
     max_in_flight: int | None = 5
-    """Requests in flight per API key in this process (ModelsLab's queue limit; 0/None: off)."""
+    """Requests in flight per account (ModelsLab's queue limit; 0/None: off), counted where
+    ``in_flight_backend`` says."""
+    in_flight_backend: str | InFlightLimiter | None = Field(default=None, repr=False)
+    """Where ``max_in_flight`` is counted: ``None`` (the Redis of ``MODELSLAB_IN_FLIGHT_URL``
+    if set, else this process), ``"local"``, ``"redis://host:6379/0"`` (every process and
+    machine sharing that Redis), or a `modelslab_core.RedisLimiter` to share."""
+    in_flight_lease: float = 30.0
+    """Seconds a Redis lease lives unrenewed: a dead process's slots come back within it."""
+    in_flight_fallback: bool = False
+    """Redis unreachable: cap in this process with a warning instead of raising."""
+    in_flight_wait_timeout: float | None = 600.0
+    """Longest wait for a free slot, then ``QueueFullError`` (``None``: no limit)."""
     temperature: float | None = None
     max_tokens: int | None = None
     """Most tokens to generate (sent as ``max_tokens``)."""
@@ -185,7 +201,7 @@ class ChatModelsLab(BaseChatModel):
 
     @property
     def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "MODELSLAB_API_KEY"}
+        return {"api_key": "MODELSLAB_API_KEY", "in_flight_backend": "MODELSLAB_IN_FLIGHT_URL"}
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
@@ -491,6 +507,10 @@ def _make_config(model: ChatModelsLab) -> ClientConfig:
         "model_field": model.model_field,
         "dialect": model.dialect,
         "max_in_flight": model.max_in_flight,
+        "in_flight_backend": model.in_flight_backend,
+        "in_flight_lease": model.in_flight_lease,
+        "in_flight_fallback": model.in_flight_fallback,
+        "in_flight_wait_timeout": model.in_flight_wait_timeout,
         "default_headers": dict(model.default_headers or {}),
     }
     if model.timeout is not None:

@@ -31,7 +31,13 @@ from llama_index.core.llms.llm import ToolSelection
 from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from modelslab_core import AsyncModelsLabClient, ClientConfig, ModelsLabClient, RetryPolicy
+from modelslab_core import (
+    AsyncModelsLabClient,
+    ClientConfig,
+    InFlightLimiter,
+    ModelsLabClient,
+    RetryPolicy,
+)
 from modelslab_core._accumulate import parse_partial_json
 from modelslab_core._config import DEFAULT_BASE_URL, AuthMode
 from modelslab_core.dialects._base import ModelField
@@ -155,7 +161,16 @@ class ModelsLab(StructuredOutputLLM):
     timeout: float = Field(default=120.0, gt=0, description="Read timeout in seconds.")
     max_retries: int = Field(default=2, ge=0, description="Retries before any byte arrives.")
     max_in_flight: int | None = Field(
-        default=5, ge=0, description="Requests in flight per key in this process (0/None: no cap)."
+        default=5, ge=0, description="Requests in flight per account (0/None: no cap)."
+    )
+    in_flight_backend: SkipJsonSchema[str | InFlightLimiter | None] = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="Where max_in_flight is counted: None (the Redis of MODELSLAB_IN_FLIGHT_URL "
+        "if set, else this process), 'local', 'redis://host:6379/0' (every process sharing that "
+        "Redis) or a modelslab_core.RedisLimiter; lease, fallback and wait deadline via "
+        "client_options (in_flight_lease, in_flight_fallback, in_flight_wait_timeout).",
     )
     temperature: float | None = Field(default=DEFAULT_TEMPERATURE, ge=0.0, le=2.0)
     max_tokens: int | None = Field(default=None, gt=0, description="Most tokens to generate.")
@@ -259,6 +274,7 @@ class ModelsLab(StructuredOutputLLM):
             "connect_timeout": min(10.0, self.timeout),
             "read_timeout": self.timeout,
             "max_in_flight": self.max_in_flight,
+            "in_flight_backend": self.in_flight_backend,
             "default_headers": dict(self.default_headers),
         }
         return ClientConfig(**{**fields, **options, "retry": retry})

@@ -21,11 +21,13 @@ from ._exceptions import (
     ContextWindowExceededError,
     InsufficientCreditsError,
     InternalServerError,
+    LimiterUnavailableError,
     ModelsLabError,
     NotFoundError,
     OverloadedError,
     PermissionDeniedError,
     ProcessingResponseError,
+    QueueFullError,
     RateLimitError,
     RequestTooLargeError,
     ServiceUnavailableError,
@@ -33,6 +35,8 @@ from ._exceptions import (
     StreamTimeoutError,
     is_context_overflow,
 )
+from ._limits import InFlightLimiter, LimiterStats, LocalLimiter
+from ._redis_limiter import InFlightFallbackWarning, RedisLimiter
 from ._version import __version__
 from .dialects._base import DialectCodec, ModelField
 from .types import (
@@ -79,10 +83,15 @@ __all__ = [
     "DialectCodec",
     "FinishReason",
     "ImagePart",
+    "InFlightFallbackWarning",
+    "InFlightLimiter",
     "InsufficientCreditsError",
     "InternalServerError",
     "JsonObjectFormat",
     "JsonSchemaFormat",
+    "LimiterStats",
+    "LimiterUnavailableError",
+    "LocalLimiter",
     "Message",
     "ModelField",
     "ModelInfo",
@@ -95,8 +104,10 @@ __all__ = [
     "Part",
     "PermissionDeniedError",
     "ProcessingResponseError",
+    "QueueFullError",
     "RateLimitError",
     "ReasoningPart",
+    "RedisLimiter",
     "RequestTooLargeError",
     "RetryPolicy",
     "Role",

@@ -49,7 +49,9 @@ class RetryPolicy(BaseModel):
 class ClientConfig(BaseModel):
     """Everything a client needs. Pickles; the API key is a `SecretStr` and never printed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, hide_input_in_errors=True
+    )  # errors never echo what was given: a Redis URL may carry a password
 
     api_key: SecretStr | None = None
     base_url: str = DEFAULT_BASE_URL

@@ -199,6 +199,10 @@ class LocalLimiter(InFlightLimiter):
     def __repr__(self) -> str:
         return f"LocalLimiter(accounts={len(self._accounts)})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as a fresh limiter (slots do not travel); the process one stays itself."""
+        return (process_limiter, ()) if self is _PROCESS else (LocalLimiter, ())
+
     def in_flight(self, account: str) -> int:
         """Slots of ``account`` held now in this process."""
         found = self._accounts.get(account)

@@ -47,12 +47,13 @@ class InFlightFallbackWarning(RuntimeWarning):
 
 
 class _Lease:
-    """A held slot: its id in Redis, and the in-process slot when it came from the fallback."""
+    """A held slot: its id in Redis (``remote`` False: taken while Redis was unreachable) and
+    the in-process slot every Redis slot also holds (so the local count is always exact)."""
 
-    __slots__ = ("account", "id", "local")
+    __slots__ = ("account", "id", "local", "remote")
 
-    def __init__(self, account: str, lease_id: str, local: object = None) -> None:
-        self.account, self.id, self.local = account, lease_id, local
+    def __init__(self, account: str, lease_id: str, local: object, remote: bool) -> None:
+        self.account, self.id, self.local, self.remote = account, lease_id, local, remote
 
 
 class RedisLimiter(InFlightLimiter):
@@ -95,6 +96,7 @@ class RedisLimiter(InFlightLimiter):
         self._epochs: dict[str, str] = {}
         self._down_until = 0.0
         self._last_error: BaseException | None = None
+        self._warned = False
         _REDIS_LIMITERS.add(self)
 
     def __repr__(self) -> str:
@@ -131,6 +133,7 @@ class RedisLimiter(InFlightLimiter):
         with self._state_lock:
             self._epochs[account] = epoch.decode()
             self._down_until = 0.0
+            self._warned = False  # the next outage warns again
 
     def _renew_sync(self, account: str, ids: list[str]) -> int:
         op = self._eval("renew", account, ids)
@@ -151,21 +154,44 @@ class RedisLimiter(InFlightLimiter):
         self, account: str, limit: int, timeout: float | None, new_waiter: NewWaiter
     ) -> Steps[object]:
         deadline = deadline_after(timeout)
-        if time.monotonic() < self._down_until:  # Redis failed a moment ago: do not wait on it
-            lease = yield from self._unreachable(account, limit, deadline, new_waiter, None)
-            return lease
+        local: object = self._local._take_now(account, limit)
+        queued = local is None
+        if local is None:  # this process alone already has ``limit`` requests out
+            local = yield from self._local._acquire(account, limit, timeout, new_waiter)
         lease_id = f"{limit}:{uuid.uuid4().hex}"
         try:
-            granted = yield from self._wait(
+            remote, waited = yield from self._remote(
                 account, lease_id, limit, (deadline, timeout), new_waiter
             )
-        except redis_errors() as exc:
-            self._failed(exc)
-            lease = yield from self._unreachable(account, limit, deadline, new_waiter, exc)
-            return lease
-        self._renewer.hold(account, lease_id)
-        self._count(acquired=1, waited=int(granted))
-        return _Lease(account, lease_id)
+        except BaseException:
+            self._local._release(local)
+            raise
+        self._renewer.hold(account, lease_id)  # a fallback slot is registered once Redis is back
+        self._count(acquired=1, waited=int(queued or waited), fallbacks=int(not remote))
+        return _Lease(account, lease_id, local, remote)
+
+    def _remote(
+        self,
+        account: str,
+        lease_id: str,
+        limit: int,
+        wait: tuple[float | None, float | None],
+        new: NewWaiter,
+    ) -> Steps[tuple[bool, bool]]:
+        """(granted by Redis, had to queue); (False, False) for a fallback, or the error."""
+        error: BaseException | None = None
+        if time.monotonic() < self._down_until:  # Redis failed a moment ago: do not wait on it
+            error = self._last_error
+        else:
+            try:
+                queued = yield from self._wait(account, lease_id, limit, wait, new)
+            except redis_errors() as exc:
+                self._failed(exc)
+                error = exc
+            else:
+                return True, queued
+        self._unreachable(error, warn=not self._warned)  # warn once per outage
+        return False, False
 
     def _wait(
         self,
@@ -212,47 +238,31 @@ class RedisLimiter(InFlightLimiter):
         except redis_errors():
             pass  # the ticket or lease expires on its own within the lease time
 
-    def _unreachable(
-        self,
-        account: str,
-        limit: int,
-        deadline: float | None,
-        new_waiter: NewWaiter,
-        exc: BaseException | None,
-    ) -> Steps[object]:
-        """Redis failed: raise, or (opted in) take an in-process slot and warn."""
-        cause = exc or self._last_error
+    def _unreachable(self, cause: BaseException | None, *, warn: bool) -> None:
+        """Redis failed: raise the typed error, or (opted in) warn and go on locally."""
         what = type(cause).__name__ if cause is not None else "error"
+        where = redact_url(self.url)
         if not self.fallback:
             raise LimiterUnavailableError(
-                f"The shared in-flight limit's Redis ({redact_url(self.url)}) is unreachable "
-                f"({what}); set in_flight_fallback=True to cap in this process meanwhile"
+                f"The shared in-flight limit's Redis ({where}) is unreachable ({what}); "
+                "set in_flight_fallback=True to cap in this process meanwhile"
             ) from cause
-        if exc is not None:
+        if warn:
+            self._warned = True
             message = (
-                f"Redis ({redact_url(self.url)}) is unreachable ({what}): ModelsLab requests "
-                "are capped in this process only until it is back"
+                f"Redis ({where}) is unreachable ({what}): ModelsLab requests are capped in "
+                "this process only until it is back"
             )
             _log.warning("ModelsLab in-flight limit: %s", message)
             warnings.warn(message, InFlightFallbackWarning, stacklevel=2)
-        local: object = self._local._take_now(account, limit)
-        if local is None:
-            local = yield from self._local._acquire(
-                account, limit, seconds_left(deadline), new_waiter
-            )
-        lease_id = f"{limit}:{uuid.uuid4().hex}"
-        self._renewer.hold(account, lease_id)  # registered in Redis as soon as it is back
-        self._count(fallbacks=1)
-        return _Lease(account, lease_id, local)
 
     # -- release ---------------------------------------------------------------------------
     def _release(self, lease: object) -> Steps[None] | None:
         assert isinstance(lease, _Lease)
         self._renewer.drop(lease.account, lease.id)
-        if lease.local is not None:
-            self._local._release(lease.local)
-            if time.monotonic() < self._down_until:
-                return None  # never registered while Redis is down
+        self._local._release(lease.local)
+        if not lease.remote and time.monotonic() < self._down_until:
+            return None  # taken and given back while Redis is down: never registered there
         return self._release_remote(lease)
 
     def _release_remote(self, lease: _Lease) -> Steps[None]:
@@ -260,7 +270,7 @@ class RedisLimiter(InFlightLimiter):
             yield from self._call("release", lease.account, [lease.id])
         except redis_errors() as exc:
             self._failed(exc)
-            if lease.local is None:
+            if lease.remote:
                 self._count(release_errors=1)
                 _log.warning(
                     "ModelsLab in-flight limit: could not release a slot in Redis (%s); its "
