@@ -65,6 +65,8 @@ class RedisLimiter(InFlightLimiter):
         fallback: Redis unreachable: cap in this process with a warning instead of raising.
         prefix: the Redis key prefix (accounts are keyed by a hash of key and base URL).
         redis_options: extra keyword arguments for ``redis.Redis.from_url``.
+        local: the in-process limiter that also counts this process's slots, and caps them
+            during a fallback (default: the process-wide one, shared with local-only clients).
 
     Share one object between clients (``in_flight_backend=limiter``), or name the URL in
     ``in_flight_backend`` / ``MODELSLAB_IN_FLIGHT_URL``: then one limiter per process serves
@@ -79,6 +81,7 @@ class RedisLimiter(InFlightLimiter):
         fallback: bool = False,
         prefix: str = DEFAULT_PREFIX,
         redis_options: dict[str, Any] | None = None,
+        local: LocalLimiter | None = None,
     ) -> None:
         super().__init__()
         if not lease > 0:
@@ -91,7 +94,7 @@ class RedisLimiter(InFlightLimiter):
         self._channel = wake_channel(prefix)
         self._listener = WakeListener(self._io, self._channel)
         self._renewer = Renewer(self._renew_sync, self._check_every, self.lease, self._reclaimed)
-        self._local: LocalLimiter = process_limiter()
+        self._local = local or process_limiter()
         self._state_lock = threading.Lock()
         self._epochs: dict[str, str] = {}
         self._down_until = 0.0
