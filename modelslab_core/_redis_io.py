@@ -146,4 +146,14 @@ class Eval(Op):
         return self.io.call(self.script, self.keys, self.args)
 
     async def arun(self) -> Any:
-        return await self.io.acall(self.script, self.keys, self.args)
+        # redis.asyncio can swallow a cancellation that lands mid-command (redis-py #2028,
+        # #2551): the round trip runs in a task of its own, so a cancellation reaches us, and
+        # only once that round trip has ended (the steps then clean up in order).
+        call = asyncio.ensure_future(self.io.acall(self.script, self.keys, self.args))
+        try:
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            await asyncio.wait((call,))
+            if not call.cancelled():
+                call.exception()  # retrieved: the cancellation is what we report
+            raise

@@ -227,8 +227,9 @@ class RedisLimiter(InFlightLimiter):
         except BaseException as exc:
             if isinstance(exc, redis_errors()):
                 raise  # Redis is down: giving the ticket back would fail too (it expires)
-            if waiter is not None:
-                yield from self._give_back(account, lease_id)
+            # Cancelled or timed out: whatever the last call did (queued us, or granted us a
+            # slot we will not use), give it back.
+            yield from self._give_back(account, lease_id)
             raise
         finally:
             if waiter is not None:

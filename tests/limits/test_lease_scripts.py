@@ -47,6 +47,12 @@ class Model:
     epoch: str | None = None
     fence: int | None = None
     published: list[str] = field(default_factory=list)
+    grants: list[tuple[int, int]] = field(default_factory=list)
+    """(limit of the grant, slots held right after it), for every slot handed out."""
+
+    def take(self, now: int, lease_id: str) -> None:
+        self.leases[lease_id] = now + TTL
+        self.grants.append((int(lease_id.split(":")[0]), len(self.leases)))
 
     def prelude(self, now: int, known: str, fresh: str) -> None:
         if self.epoch is None:
@@ -74,7 +80,7 @@ class Model:
                 return
             self.queue.pop(0)
             self.due.pop(head, None)
-            self.leases[head] = now + TTL
+            self.take(now, head)
             self.published.append(head)
 
     def acquire(self, now: int, lease_id: str, limit: int) -> tuple[int, int]:
@@ -83,7 +89,7 @@ class Model:
             return 1, 0
         if lease_id not in self.queue:
             if not self.fenced(now) and not self.queue and len(self.leases) < limit:
-                self.leases[lease_id] = now + TTL
+                self.take(now, lease_id)
                 return 1, 0
             self.queue.append(lease_id)
         self.due[lease_id] = now + TTL
@@ -134,7 +140,6 @@ class LeaseMachine(RuleBasedStateMachine):
         self.tickets: dict[str, str] = {}  # id -> client, for tickets not released
         self.released: dict[str, list[str]] = {who: [] for who in CLIENTS}
         self.serial = 0
-        self.grant_limits: list[tuple[int, int]] = []  # (limit of a grant, live slots after it)
 
     def teardown(self) -> None:
         self.pubsub.close()
@@ -161,8 +166,6 @@ class LeaseMachine(RuleBasedStateMachine):
             seen.append(message["data"].decode())
         assert seen == expected
         assert self.pubsub.get_message(timeout=0.005) is None
-        for granted in expected:
-            self.grant_limits.append((int(granted.split(":")[0]), len(self.model.leases)))
 
     def mine(self, who: str, *, held: bool) -> list[str]:
         return sorted(
@@ -178,8 +181,6 @@ class LeaseMachine(RuleBasedStateMachine):
         got = self.call("acquire", who, [lease_id, limit])
         expected = self.model.acquire(self.now, lease_id, limit)
         assert tuple(got) == expected
-        if got[0]:
-            self.grant_limits.append((limit, len(self.model.leases)))
         self.check_published(before)
         self.tickets[lease_id] = who
 
@@ -241,7 +242,7 @@ class LeaseMachine(RuleBasedStateMachine):
     def restart(self) -> None:
         """Redis restarts empty; clients remember the epoch they saw."""
         self.redis.flushdb()
-        self.model = Model(published=self.model.published)
+        self.model = Model(published=self.model.published, grants=self.model.grants)
 
     @invariant()
     def redis_holds_what_the_model_holds(self) -> None:
@@ -255,7 +256,7 @@ class LeaseMachine(RuleBasedStateMachine):
 
     @invariant()
     def grants_respect_their_limit(self) -> None:
-        assert all(after <= limit for limit, after in self.grant_limits)
+        assert all(after <= limit for limit, after in self.model.grants)
 
     @invariant()
     def a_ticket_waits_or_holds_never_both(self) -> None:

@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,7 +32,7 @@ from share_driver import (
     run_threads,
 )
 
-from modelslab_core import LimiterUnavailableError
+from modelslab_core import InFlightFallbackWarning, LimiterUnavailableError
 from modelslab_core._limits import account_id
 from modelslab_core._redis_scripts import DEFAULT_PREFIX, account_keys
 from modelslab_core.testing import Fault, RedisServer, StandIn
@@ -139,9 +140,7 @@ def wait_until(predicate: Any, timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
-def test_a_killed_process_gives_its_slots_back_within_the_lease(
-    ctx: Any, redis_url: str
-) -> None:
+def test_a_killed_process_gives_its_slots_back_within_the_lease(ctx: Any, redis_url: str) -> None:
     lease = 1.5
     client = redis.Redis.from_url(redis_url)
     with StandIn(api_key=KEY, max_in_flight=CAP, keepalive_every=0) as srv:
@@ -244,13 +243,18 @@ def test_redis_stopped_mid_run_with_fallback_warns_and_caps_locally(
     own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="modelslab_core")
-    with StandIn(api_key=KEY, max_in_flight=CAP, chunk_delay=0.005, keepalive_every=0) as srv:
+    with (
+        StandIn(api_key=KEY, max_in_flight=CAP, chunk_delay=0.005, keepalive_every=0) as srv,
+        warnings.catch_warnings(record=True) as caught,  # process-wide: the workers' too
+    ):
+        warnings.simplefilter("always")
         calls, down, up = run_through_outage(own_redis, srv, fallback=True)
         assert {kind for _, _, kind in calls} == {"ok"}
         assert max(end - start for start, end, _ in calls) < 5
         assert any(down + 0.2 < s < up for s, _, _ in calls)  # served while Redis was down
         assert srv.rejected == 0 and srv.max_in_flight_seen <= CAP
     assert any("capped in this process" in r.getMessage() for r in caplog.records)
+    assert any(issubclass(w.category, InFlightFallbackWarning) for w in caught)
 
 
 def test_models_are_checked_against_the_stand_in_model_list() -> None:
