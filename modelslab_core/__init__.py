@@ -35,7 +35,7 @@ from ._exceptions import (
     StreamTimeoutError,
     is_context_overflow,
 )
-from ._limits import InFlightLimiter, LimiterStats, LocalLimiter
+from ._limits import InFlightLimiter, LimiterStats, LocalLimiter, limiter_for
 from ._redis_limiter import InFlightFallbackWarning, RedisLimiter
 from ._version import __version__
 from .dialects._base import DialectCodec, ModelField
@@ -124,4 +124,5 @@ __all__ = [
     "Usage",
     "__version__",
     "is_context_overflow",
+    "limiter_for",
 ]
