@@ -117,12 +117,14 @@ class ChatModelsLab(BaseChatModel):
     """Where ``max_in_flight`` is counted: ``None`` (the Redis of ``MODELSLAB_IN_FLIGHT_URL``
     if set, else this process), ``"local"``, ``"redis://host:6379/0"`` (every process and
     machine sharing that Redis), or a `modelslab_core.RedisLimiter` to share."""
-    in_flight_lease: float = 30.0
-    """Seconds a Redis lease lives unrenewed: a dead process's slots come back within it."""
+    in_flight_lease: float | None = None
+    """Seconds a Redis lease lives unrenewed: a dead process's slots come back within it
+    (``None``: core default, 30 s)."""
     in_flight_fallback: bool = False
     """Redis unreachable: cap in this process with a warning instead of raising."""
-    in_flight_wait_timeout: float | None = 600.0
-    """Longest wait for a free slot, then ``QueueFullError`` (``None``: no limit)."""
+    in_flight_wait_timeout: float | None = None
+    """Longest wait for a free slot, then ``QueueFullError`` (``None``: core default, 600 s;
+    ``float("inf")``: no deadline)."""
     temperature: float | None = None
     max_tokens: int | None = None
     """Most tokens to generate (sent as ``max_tokens``)."""
@@ -508,11 +510,12 @@ def _make_config(model: ChatModelsLab) -> ClientConfig:
         "dialect": model.dialect,
         "max_in_flight": model.max_in_flight,
         "in_flight_backend": model.in_flight_backend,
-        "in_flight_lease": model.in_flight_lease,
         "in_flight_fallback": model.in_flight_fallback,
-        "in_flight_wait_timeout": model.in_flight_wait_timeout,
         "default_headers": dict(model.default_headers or {}),
     }
+    for name in ("in_flight_lease", "in_flight_wait_timeout"):
+        if getattr(model, name) is not None:
+            fields[name] = getattr(model, name)
     if model.timeout is not None:
         fields["connect_timeout"] = fields["read_timeout"] = model.timeout
     if model.stream_chunk_timeout is not None:

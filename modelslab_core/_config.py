@@ -80,7 +80,7 @@ class ClientConfig(BaseModel):
     """Redis unreachable: cap in this process with a warning, instead of raising
     `LimiterUnavailableError`."""
     in_flight_wait_timeout: float | None = Field(default=600.0, gt=0)
-    """Longest wait for a slot, then `QueueFullError`; ``None``: wait as long as it takes."""
+    """Longest wait for a slot, then `QueueFullError`; ``None`` (or infinity): no deadline."""
     default_headers: dict[str, str] = Field(default_factory=dict)
     anthropic_version: str = "2023-06-01"
 

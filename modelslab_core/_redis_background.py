@@ -31,18 +31,34 @@ def _wake(waiter: Waiter) -> None:
         waiter.wake()
 
 
-def _start(target: Callable[[], None], name: str) -> threading.Thread:
-    thread = threading.Thread(target=target, name=name, daemon=True)
-    thread.start()
-    return thread
+class _Background:
+    """A daemon thread started on first use, stopped by `stop`."""
+
+    _thread: threading.Thread | None
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+
+    def _ensure_thread(self, target: Callable[[], None], name: str) -> None:
+        """Start the thread unless it runs or the object was stopped (lock held)."""
+        if self._thread is None and not self._stop.is_set():
+            self._thread = threading.Thread(target=target, name=name, daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread (within about half a second)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2)
 
 
-class WakeListener:
+class WakeListener(_Background):
     """Wakes local waiters when Redis publishes that their id was granted a slot."""
 
     def __init__(self, io: RedisIO, channel: str) -> None:
+        super().__init__()
         self._io, self._channel = io, channel
-        self._stop = threading.Event()
         self.after_fork()
 
     def after_fork(self) -> None:
@@ -56,8 +72,7 @@ class WakeListener:
         """Wake ``waiter`` when ``ticket`` is granted (starts the thread on first use)."""
         with self._lock:
             self._waiters[ticket] = waiter
-            if self._thread is None and not self._stop.is_set():
-                self._thread = _start(self._run, "modelslab-inflight-wake")
+            self._ensure_thread(self._run, "modelslab-inflight-wake")
 
     def unwatch(self, ticket: str) -> None:
         """Stop watching ``ticket``."""
@@ -70,13 +85,6 @@ class WakeListener:
             waiters = list(self._waiters.values())
         for waiter in waiters:
             _wake(waiter)
-
-    def stop(self) -> None:
-        """Stop the thread (within about half a second)."""
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=2)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -112,14 +120,14 @@ RenewCall = Callable[[str, list[str]], int]
 """Renew ``ids`` of an account in Redis (blocking); returns how many were missing and re-added."""
 
 
-class Renewer:
+class Renewer(_Background):
     """Renews the leases this process holds, every ``every`` seconds."""
 
     def __init__(
         self, renew: RenewCall, every: float, lease: float, on_back: Callable[[int], None]
     ) -> None:
+        super().__init__()
         self._renew, self._every, self._lease, self._on_back = renew, every, lease, on_back
-        self._stop = threading.Event()
         self.after_fork()
 
     def after_fork(self) -> None:
@@ -133,8 +141,7 @@ class Renewer:
         """Keep renewing ``lease_id`` until `drop` (starts the thread on first use)."""
         with self._lock:
             self._held.setdefault(account, set()).add(lease_id)
-            if self._thread is None and not self._stop.is_set():
-                self._thread = _start(self._run, "modelslab-inflight-renew")
+            self._ensure_thread(self._run, "modelslab-inflight-renew")
 
     def drop(self, account: str, lease_id: str) -> None:
         """Stop renewing ``lease_id``."""
@@ -144,13 +151,6 @@ class Renewer:
                 ids.discard(lease_id)
                 if not ids:
                     del self._held[account]
-
-    def stop(self) -> None:
-        """Stop the thread."""
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=2)
 
     def _run(self) -> None:
         while not self._stop.wait(self._every if self._failing_since is None else _RETRY_MAX):

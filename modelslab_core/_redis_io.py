@@ -123,7 +123,8 @@ class RedisIO:
     def close(self) -> None:
         """Close the blocking client (asyncio clients close with their loops)."""
         with self._lock:
-            client, self._sync = self._sync, None
+            client = self._sync
+            self._sync = None
         if client is not None:
             client.close()
 

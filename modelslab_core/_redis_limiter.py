@@ -26,6 +26,7 @@ import time
 import uuid
 import warnings
 import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from ._exceptions import LimiterUnavailableError
@@ -54,6 +55,18 @@ class _Lease:
 
     def __init__(self, account: str, lease_id: str, local: object, remote: bool) -> None:
         self.account, self.id, self.local, self.remote = account, lease_id, local, remote
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """One acquire: whose slot, which id, under which limit, until when, parked on what."""
+
+    account: str
+    lease_id: str
+    limit: int
+    timeout: float | None
+    deadline: float | None
+    new_waiter: NewWaiter
 
 
 class RedisLimiter(InFlightLimiter):
@@ -161,33 +174,24 @@ class RedisLimiter(InFlightLimiter):
         queued = local is None
         if local is None:  # this process alone already has ``limit`` requests out
             local = yield from self._local._acquire(account, limit, timeout, new_waiter)
-        lease_id = f"{limit}:{uuid.uuid4().hex}"
+        ask = _Ask(account, f"{limit}:{uuid.uuid4().hex}", limit, timeout, deadline, new_waiter)
         try:
-            remote, waited = yield from self._remote(
-                account, lease_id, limit, (deadline, timeout), new_waiter
-            )
+            remote, waited = yield from self._remote(ask)
         except BaseException:
             self._local._release(local)
             raise
-        self._renewer.hold(account, lease_id)  # a fallback slot is registered once Redis is back
+        self._renewer.hold(account, ask.lease_id)  # a fallback slot: registered once Redis is back
         self._count(acquired=1, waited=int(queued or waited), fallbacks=int(not remote))
-        return _Lease(account, lease_id, local, remote)
+        return _Lease(account, ask.lease_id, local, remote)
 
-    def _remote(
-        self,
-        account: str,
-        lease_id: str,
-        limit: int,
-        wait: tuple[float | None, float | None],
-        new: NewWaiter,
-    ) -> Steps[tuple[bool, bool]]:
+    def _remote(self, ask: _Ask) -> Steps[tuple[bool, bool]]:
         """(granted by Redis, had to queue); (False, False) for a fallback, or the error."""
         error: BaseException | None = None
         if time.monotonic() < self._down_until:  # Redis failed a moment ago: do not wait on it
             error = self._last_error
         else:
             try:
-                queued = yield from self._wait(account, lease_id, limit, wait, new)
+                queued = yield from self._wait(ask)
             except redis_errors() as exc:
                 self._failed(exc)
                 error = exc
@@ -196,30 +200,23 @@ class RedisLimiter(InFlightLimiter):
         self._unreachable(error, warn=not self._warned)  # warn once per outage
         return False, False
 
-    def _wait(
-        self,
-        account: str,
-        lease_id: str,
-        limit: int,
-        wait: tuple[float | None, float | None],
-        new: NewWaiter,
-    ) -> Steps[bool]:
-        """Ask until granted; True when it had to queue. ``wait``: (deadline, timeout)."""
-        deadline, timeout = wait
+    def _wait(self, ask: _Ask) -> Steps[bool]:
+        """Ask until granted; True when it had to queue."""
         waiter: Waiter | None = None
         try:
             while True:
-                granted, hint_ms = yield from self._call("acquire", account, [lease_id, limit])
+                args = [ask.lease_id, ask.limit]
+                granted, hint_ms = yield from self._call("acquire", ask.account, args)
                 if granted:
                     return waiter is not None
                 if waiter is None:  # watch first, then ask again: no grant can slip past
-                    waiter = new()
-                    self._listener.watch(lease_id, waiter)
+                    waiter = ask.new_waiter()
+                    self._listener.watch(ask.lease_id, waiter)
                     continue
-                left = seconds_left(deadline)
+                left = seconds_left(ask.deadline)
                 if left is not None and left <= 0:
                     self._count(timed_out=1)
-                    raise queue_full(limit, timeout)
+                    raise queue_full(ask.limit, ask.timeout)
                 yield Park(waiter, min(hint_ms / 1000, self._check_every, left or float("inf")))
                 waiter.rearm()
         except GeneratorExit:
@@ -229,11 +226,11 @@ class RedisLimiter(InFlightLimiter):
                 raise  # Redis is down: giving the ticket back would fail too (it expires)
             # Cancelled or timed out: whatever the last call did (queued us, or granted us a
             # slot we will not use), give it back.
-            yield from self._give_back(account, lease_id)
+            yield from self._give_back(ask.account, ask.lease_id)
             raise
         finally:
             if waiter is not None:
-                self._listener.unwatch(lease_id)
+                self._listener.unwatch(ask.lease_id)
 
     def _give_back(self, account: str, lease_id: str) -> Steps[None]:
         """Leave the queue, and free the slot if one was granted meanwhile (best effort)."""

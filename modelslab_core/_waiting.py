@@ -16,6 +16,7 @@ through ``loop.call_soon_threadsafe`` on the loop that waits.
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -198,8 +199,8 @@ async def run_async(steps: Steps[T]) -> T:
 
 
 def deadline_after(timeout: float | None) -> float | None:
-    """The monotonic time ``timeout`` seconds from now (None: no deadline)."""
-    return None if timeout is None else time.monotonic() + timeout
+    """The monotonic time ``timeout`` seconds from now (None or infinite: no deadline)."""
+    return None if timeout is None or math.isinf(timeout) else time.monotonic() + timeout
 
 
 def seconds_left(deadline: float | None) -> float | None:
