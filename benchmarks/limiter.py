@@ -15,9 +15,10 @@ ModelsLab's body past ``--cap`` requests in flight, ``GET /stats``).
    0.5 ms wall per request on loopback, sync and async. The slot alone (enter + exit, no
    HTTP) is measured the same way.
 2. **Throughput.** 4 worker processes x 8 threads, one account with a cap of 5, a server that
-   answers after 100 ms and rejects past 5 in flight. With the Redis limiter (no retries, so
-   any rejection shows): at least 0.9 x the theoretical 5 / latency, with 0 rejections. The
-   contrast, each process capping itself at 5 (with retries): rejections and retries.
+   answers after 250 ms (an LLM answer takes seconds; 250 ms keeps the run short) and
+   rejects past 5 in flight. With the Redis limiter (no retries, so any rejection shows): at
+   least 0.9 x the theoretical 5 / latency, with 0 rejections. The contrast, each process
+   capping itself at 5 (with retries): rejections and retries.
 
 Every target prints PASS or FAIL (one it could not measure is a FAIL); the exit status is 1
 when any fails. Ratios come from one run.
@@ -363,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark of the shared in-flight limit.")
     parser.add_argument("command", nargs="?", default="run", choices=["run", "serve"])
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--latency", type=float, default=0.25)
     parser.add_argument("--cap", type=int, default=5)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL"))
@@ -373,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from modelslab_core.testing import RedisServer
 
-    rounds, count, per_worker = (3, 150, 40) if args.quick else (7, 300, 60)
+    rounds, count, per_worker = (3, 150, 30) if args.quick else (7, 300, 50)
     redis = None if args.redis_url else RedisServer().start()
     url = args.redis_url or redis.url  # type: ignore[union-attr]
     try:

@@ -1,11 +1,12 @@
 """The two background threads of a Redis limiter in one process.
 
 - `WakeListener` subscribes to the wake-up channel and wakes the local waiter whose id a
-  release just granted (a thread or a task, through its `Waiter`). After every (re)subscription
+  release just granted (a thread or a task, through its `Waiter`), marked granted: the
+  message is the grant (the script published it after adding the lease), so the waiter
+  goes on without another round trip. After every (re)subscription
   it wakes all local waiters once, so a grant published while it was not listening is seen.
 - `Renewer` renews every lease this process holds, every third of the lease time, in one
   script call per account; leases that Redis lost (a restart, a long stall) are re-registered.
-
 Both are daemon threads started on first use; neither ever blocks a request.
 """
 
@@ -110,7 +111,8 @@ class WakeListener(_Background):
                 elif message["type"] == "message":
                     with self._lock:
                         waiter = self._waiters.get(message["data"].decode())
-                    if waiter is not None:
+                    if waiter is not None:  # a script granted this id: no need to ask again
+                        waiter.granted = True
                         _wake(waiter)
         finally:
             pubsub.close()

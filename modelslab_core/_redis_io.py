@@ -8,10 +8,11 @@ restart left stale), so a dead Redis is an error within seconds, never a hang.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import threading
 import weakref
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from typing import TYPE_CHECKING, Any
 
 from ._redis_scripts import ACQUIRE, RELEASE, RENEW, redact_url
@@ -36,6 +37,7 @@ def require_redis() -> None:
         )
 
 
+@functools.cache
 def redis_errors() -> tuple[type[Exception], ...]:
     """What a failing Redis raises (connection loss, timeouts, server errors)."""
     import redis.exceptions
@@ -148,13 +150,25 @@ class Eval(Op):
 
     async def arun(self) -> Any:
         # redis.asyncio can swallow a cancellation that lands mid-command (redis-py #2028,
-        # #2551): the round trip runs in a task of its own, so a cancellation reaches us, and
-        # only once that round trip has ended (the steps then clean up in order).
-        call = asyncio.ensure_future(self.io.acall(self.script, self.keys, self.args))
-        try:
-            return await asyncio.shield(call)
-        except asyncio.CancelledError:
-            await asyncio.wait((call,))
-            if not call.cancelled():
-                call.exception()  # retrieved: the cancellation is what we report
-            raise
+        # #2551): such a cancellation is raised here, once the round trip has ended, so the
+        # steps clean up in order (give back whatever the call got).
+        task = asyncio.current_task()
+        if task is None or not hasattr(task, "cancelling"):  # Python 3.10
+            return await _shielded(self.io.acall(self.script, self.keys, self.args))
+        requested = task.cancelling()
+        result = await self.io.acall(self.script, self.keys, self.args)
+        if task.cancelling() > requested:
+            raise asyncio.CancelledError
+        return result
+
+
+async def _shielded(call: Awaitable[Any]) -> Any:
+    """Await ``call`` in a task of its own: a cancellation reaches us after it has ended."""
+    inner = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(inner)
+    except asyncio.CancelledError:
+        await asyncio.wait((inner,))
+        if not inner.cancelled():
+            inner.exception()  # retrieved: the cancellation is what we report
+        raise

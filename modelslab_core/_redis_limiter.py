@@ -19,6 +19,7 @@ Acquire and release are written once, as `Steps`, for threads and tasks alike.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -110,6 +111,9 @@ class RedisLimiter(InFlightLimiter):
         self._local = local or process_limiter()
         self._state_lock = threading.Lock()
         self._epochs: dict[str, str] = {}
+        self._keys: dict[str, list[str]] = {}
+        self._token = uuid.uuid4().hex[:16]  # this limiter in this process (new after a fork)
+        self._serial = itertools.count()
         self._down_until = 0.0
         self._last_error: BaseException | None = None
         self._warned = False
@@ -130,14 +134,16 @@ class RedisLimiter(InFlightLimiter):
 
     # -- scripts ---------------------------------------------------------------------------
     def _eval(self, script: str, account: str, args: list[Any]) -> Eval:
-        common = [
-            self._lease_ms,
-            self._epochs.get(account, ""),
-            self._channel,
-            "",
-            uuid.uuid4().hex,
-        ]
-        return Eval(self._io, script, account_keys(self.prefix, account), [*common, *args])
+        keys = self._keys.get(account)
+        if keys is None:
+            keys = self._keys[account] = account_keys(self.prefix, account)
+        known = self._epochs.get(account, "")
+        common = [self._lease_ms, known, self._channel, "", self._token]
+        return Eval(self._io, script, keys, [*common, *args])
+
+    def _new_id(self, limit: int) -> str:
+        """A lease id unique across processes: ``"<limit>:<process token><serial>"``."""
+        return f"{limit}:{self._token}{next(self._serial):x}"
 
     def _call(self, script: str, account: str, args: list[Any]) -> Steps[list[int]]:
         """One script round trip; remembers the account's epoch; the rest of the reply."""
@@ -174,7 +180,7 @@ class RedisLimiter(InFlightLimiter):
         queued = local is None
         if local is None:  # this process alone already has ``limit`` requests out
             local = yield from self._local._acquire(account, limit, timeout, new_waiter)
-        ask = _Ask(account, f"{limit}:{uuid.uuid4().hex}", limit, timeout, deadline, new_waiter)
+        ask = _Ask(account, self._new_id(limit), limit, timeout, deadline, new_waiter)
         try:
             remote, waited = yield from self._remote(ask)
         except BaseException:
@@ -218,6 +224,8 @@ class RedisLimiter(InFlightLimiter):
                     self._count(timed_out=1)
                     raise queue_full(ask.limit, ask.timeout)
                 yield Park(waiter, min(hint_ms / 1000, self._check_every, left or float("inf")))
+                if waiter.granted:  # the release's script granted it and published our id
+                    return True
                 waiter.rearm()
         except GeneratorExit:
             raise
@@ -284,6 +292,7 @@ class RedisLimiter(InFlightLimiter):
         """In a forked child: the parent's leases, waiters, threads and sockets are not ours."""
         self._stats_lock = threading.Lock()
         self._state_lock = threading.Lock()
+        self._token = uuid.uuid4().hex[:16]
         self._io.after_fork()
         self._listener.after_fork()
         self._renewer.after_fork()

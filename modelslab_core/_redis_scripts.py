@@ -165,12 +165,14 @@ return {epoch, 0, hint}
 RELEASE = (
     _PRELUDE
     + """
--- ARGV[6] id (a lease or a ticket) -> {epoch, 1 if it held a slot}
-local id = ARGV[6]
-local held = redis.call('ZREM', leases, id)
-redis.call('ZREM', queue, id)
-redis.call('ZREM', due, id)
-redis.call('ZADD', gone, now + ttl, id)
+-- ARGV[6..] ids (leases or tickets) -> {epoch, how many of them held a slot}
+local held = 0
+for i = 6, #ARGV do
+  held = held + redis.call('ZREM', leases, ARGV[i])
+  redis.call('ZREM', queue, ARGV[i])
+  redis.call('ZREM', due, ARGV[i])
+  redis.call('ZADD', gone, now + ttl, ARGV[i])
+end
 grant()
 touch()
 return {epoch, held}

@@ -103,12 +103,14 @@ class Model:
             return 0, max(min(self.leases.values()) - now, 1)
         return 0, TTL
 
-    def release(self, now: int, lease_id: str) -> int:
-        held = int(self.leases.pop(lease_id, None) is not None)
-        if lease_id in self.queue:
-            self.queue.remove(lease_id)
-        self.due.pop(lease_id, None)
-        self.gone[lease_id] = now + TTL
+    def release(self, now: int, ids: list[str]) -> int:
+        held = 0
+        for lease_id in ids:
+            held += int(self.leases.pop(lease_id, None) is not None)
+            if lease_id in self.queue:
+                self.queue.remove(lease_id)
+            self.due.pop(lease_id, None)
+            self.gone[lease_id] = now + TTL
         self.grant(now)
         return held
 
@@ -200,18 +202,22 @@ class LeaseMachine(RuleBasedStateMachine):
         assert tuple(got) == self.model.acquire(self.now, lease_id, int(lease_id[0]))
         self.check_published(before)
 
-    @rule(data=st.data())
-    def release(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), many=st.booleans())
+    def release(self, data: st.DataObject, many: bool) -> None:
+        """One id, or all of one client's at once."""
         mine = sorted(t for t, c in self.tickets.items() if c in self.alive)
         if not mine:
             return
-        lease_id = data.draw(st.sampled_from(mine))
+        picked = data.draw(st.sampled_from(mine))
+        who = self.tickets[picked]
+        ids = [t for t in mine if self.tickets[t] == who] if many else [picked]
         before = len(self.model.published)
-        who = self.tickets.pop(lease_id)
-        got = self.call("release", who, [lease_id])
-        assert got == [self.model.release(self.now, lease_id)]
+        got = self.call("release", who, ids)
+        assert got == [self.model.release(self.now, ids)]
         self.check_published(before)
-        self.released[who].append(lease_id)
+        for lease_id in ids:
+            del self.tickets[lease_id]
+        self.released[who] += ids
 
     @rule(who=st.sampled_from(CLIENTS))
     def renew_from_a_stale_snapshot(self, who: str) -> None:

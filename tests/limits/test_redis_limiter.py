@@ -126,7 +126,7 @@ def test_a_wait_past_its_deadline_raises_queue_full_and_leaves_the_queue(
     assert zcard(redis_url, account, "queue") == 0
     assert other.stats().timed_out == 1
     holder.__exit__(None, None, None)
-    with other.slot(account, 1, timeout=1):
+    with other.slot(account, 1, timeout=2):
         assert zcard(redis_url, account, "leases") == 1
 
 
@@ -323,3 +323,41 @@ def test_the_langchain_twins_of_the_new_errors() -> None:
     down = to_langchain_error(LimiterUnavailableError("unreachable"))
     assert isinstance(full, Full) and isinstance(full, ModelTimeoutError)
     assert isinstance(down, LimiterUnavailableError) and isinstance(down, ModelConnectionError)
+
+
+async def test_a_cancellation_reaches_the_caller_only_after_the_round_trip() -> None:
+    """The Python 3.10 path of `Eval.arun`: the call ends, then the cancellation is raised."""
+    from modelslab_core._redis_io import _shielded
+
+    ended = asyncio.Event()
+
+    async def round_trip() -> str:
+        await asyncio.sleep(0.05)
+        ended.set()
+        return "reply"
+
+    task = asyncio.create_task(_shielded(round_trip()))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert ended.is_set()
+    assert await _shielded(round_trip()) == "reply"
+
+
+async def test_a_swallowed_cancellation_is_raised_after_the_call(
+    redis_url: str, account: str, made: list[RedisLimiter]
+) -> None:
+    """redis.asyncio may finish a command despite a cancel; the caller still sees it."""
+    limiter = process(made, redis_url)
+    async with limiter.slot(account, 5):
+        pass  # this loop's client is connected: the next enter goes straight to Redis
+    slot = limiter.slot(account, 5)
+    task = asyncio.create_task(slot.__aenter__())  # type: ignore[union-attr]
+    await asyncio.sleep(0)  # the command is sent; the task awaits the reply
+    time.sleep(0.05)  # noqa: ASYNC251 (blocking on purpose: the reply arrives meanwhile)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert zcard(redis_url, account, "leases") == 0  # what it got was given back
+    assert limiter._local.in_flight(account) == 0
