@@ -13,7 +13,7 @@ ModelsLab's body past ``--cap`` requests in flight, ``GET /stats``).
    slot), with the in-process limiter and with the Redis one, in interleaved rounds; per
    request: wall and CPU time of the client process. Target: Redis minus in-process under
    0.5 ms wall per request on loopback, sync and async. The slot alone (enter + exit, no
-   HTTP) is measured the same way.
+   HTTP; sync and async) is measured the same way.
 2. **Throughput.** 4 worker processes x 8 threads, one account with a cap of 5, a server that
    answers after 250 ms (an LLM answer takes seconds; 250 ms keeps the run short) and
    rejects past 5 in flight. With the Redis limiter (no retries, so any rejection shows): at
@@ -143,14 +143,14 @@ def _request() -> Any:
     return ChatRequest(model=MODEL, messages=[Message.text("user", "hi")])
 
 
-def _timed(run: Callable[[], None], count: int) -> tuple[float, float]:
-    """(wall ms, CPU ms) per call of ``run``."""
+def _timed(run: Callable[[], None], count: int, per: int = 1) -> tuple[float, float]:
+    """(wall ms, CPU ms) per request: ``count`` calls of ``run``, each ``per`` requests."""
     wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(count):
         run()
     return (
-        (time.perf_counter() - wall) * 1000 / count,
-        (time.process_time() - cpu) * 1000 / count,
+        (time.perf_counter() - wall) * 1000 / (count * per),
+        (time.process_time() - cpu) * 1000 / (count * per),
     )
 
 
@@ -175,12 +175,7 @@ def _async_runner(base_url: str, backend: str) -> Callable[[int], tuple[float, f
             await client.chat(request)
 
     def measure(n: int) -> tuple[float, float]:
-        wall, cpu = time.perf_counter(), time.process_time()
-        loop.run_until_complete(many(n))
-        return (
-            (time.perf_counter() - wall) * 1000 / n,
-            (time.process_time() - cpu) * 1000 / n,
-        )
+        return _timed(lambda: loop.run_until_complete(many(n)), 1, per=n)
 
     measure(30)
     return measure
@@ -200,6 +195,25 @@ def _slot_runner(redis_url: str, backend: str) -> Callable[[int], tuple[float, f
     return lambda n: _timed(once, n)
 
 
+def _aslot_runner(redis_url: str, backend: str) -> Callable[[int], tuple[float, float]]:
+    from modelslab_core import RedisLimiter
+    from modelslab_core._limits import process_limiter
+
+    limiter = process_limiter() if backend == "local" else RedisLimiter(redis_url)
+    loop = asyncio.new_event_loop()
+
+    async def many(n: int) -> None:
+        for _ in range(n):
+            async with limiter.slot("bench-account", 5):
+                pass
+
+    def measure(n: int) -> tuple[float, float]:
+        return _timed(lambda: loop.run_until_complete(many(n)), 1, per=n)
+
+    measure(50)
+    return measure
+
+
 def overhead(redis_url: str, rounds: int, count: int) -> dict[str, dict[str, float]]:
     """Per path: medians of (Redis - local) wall and CPU ms per request over paired rounds."""
     server = Server(latency=0.0, cap=0)
@@ -207,13 +221,15 @@ def overhead(redis_url: str, rounds: int, count: int) -> dict[str, dict[str, flo
         paths = {
             "sync request": _sync_runner,
             "async request": _async_runner,
-            "slot alone": _slot_runner,
+            "sync slot": _slot_runner,
+            "async slot": _aslot_runner,
         }
         out: dict[str, dict[str, float]] = {}
         for name, make in paths.items():
-            target = redis_url if name == "slot alone" else server.base_url
+            alone = name.endswith("slot")
+            target = redis_url if alone else server.base_url
             runners = {b: make(target, b) for b in ("local", redis_url)}
-            n = count * 5 if name == "slot alone" else count
+            n = count * 5 if alone else count
             samples: dict[str, list[tuple[float, float]]] = {"local": [], "redis": []}
             for _ in range(rounds):
                 samples["local"].append(runners["local"](n))
@@ -374,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from modelslab_core.testing import RedisServer
 
-    rounds, count, per_worker = (3, 150, 30) if args.quick else (7, 300, 50)
+    rounds, count, per_worker = (5, 60, 30) if args.quick else (15, 100, 50)
     redis = None if args.redis_url else RedisServer().start()
     url = args.redis_url or redis.url  # type: ignore[union-attr]
     try:
