@@ -155,7 +155,11 @@ class Renewer(_Background):
                     del self._held[account]
 
     def _run(self) -> None:
-        while not self._stop.wait(self._every if self._failing_since is None else _RETRY_MAX):
+        # While Redis fails, retry at least every second (and never less often than the
+        # renewal period): after a restart the fence lasts one lease, three periods.
+        while not self._stop.wait(
+            self._every if self._failing_since is None else min(self._every, _RETRY_MAX)
+        ):
             with self._lock:
                 batch = {account: sorted(ids) for account, ids in self._held.items()}
             for account, ids in batch.items():
