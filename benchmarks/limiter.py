@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from modelslab_core.testing import RedisServer
 
-    rounds, count, per_worker = (5, 60, 30) if args.quick else (15, 100, 50)
+    rounds, count, per_worker = (5, 60, 30) if args.quick else (15, 100, 100)
     redis = None if args.redis_url else RedisServer().start()
     url = args.redis_url or redis.url  # type: ignore[union-attr]
     try:
