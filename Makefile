@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 export PIP_NO_WARN_SCRIPT_LOCATION := 1
 
-.PHONY: demo test lint typecheck unit real-server llama-server llama-stop standin bench clean venv
+.PHONY: demo test lint typecheck unit real-server redis-server llama-server llama-stop standin bench bench-limiter clean venv
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing the package with its dev group"
@@ -25,7 +25,7 @@ demo: $(STAMP) real-server
 	@$(BIN)/python scripts/demo.py
 
 ## All tests: lint, types, the stand-in suites, the real-model tests and the notebooks.
-test: $(STAMP) lint typecheck real-server
+test: $(STAMP) lint typecheck real-server redis-server
 	@$(BIN)/python -m pytest
 
 ## Build llama.cpp's llama-server (once per machine, cached) and assemble the model.
@@ -37,6 +37,15 @@ real-server:
 	@$(PYTHON) scripts/llama_server.py build
 	@$(PYTHON) scripts/llama_server.py model
 
+## The redis-server binary the shared-limit tests start themselves (nothing runs as a service):
+## Debian's redis-tools ships it (as redis-check-rdb, started under the name redis-server).
+redis-server:
+	@test -n "$$MODELSLAB_REDIS_SERVER" || command -v redis-server >/dev/null || \
+	  test -x /usr/bin/redis-check-rdb || \
+	  { echo "==> installing redis-tools (the redis-server binary for the shared-limit tests)"; \
+	    (apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-tools >/dev/null) || \
+	    { echo "could not install redis-tools: install Redis (redis-server) and retry"; exit 1; }; }
+
 lint: $(STAMP)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check modelslab_core langchain_modelslab llama_index_modelslab
@@ -45,7 +54,7 @@ typecheck: $(STAMP)
 	@$(BIN)/mypy
 
 ## Only the fast tests against the stand-in (no real model).
-unit: $(STAMP)
+unit: $(STAMP) redis-server
 	@$(BIN)/python -m pytest -m "not real_model"
 
 llama-server: $(STAMP)
@@ -59,6 +68,10 @@ standin: $(STAMP)
 
 bench: $(STAMP)
 	@$(BIN)/python benchmarks/run.py
+
+## The shared (Redis) in-flight limit: overhead per request and throughput of 4 processes.
+bench-limiter: $(STAMP) redis-server
+	@$(BIN)/python benchmarks/limiter.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -34,10 +34,12 @@ __all__ = [
     "ModelsLabContextOverflowError",
     "ModelsLabInsufficientCreditsError",
     "ModelsLabInternalServerError",
+    "ModelsLabLimiterUnavailableError",
     "ModelsLabNotFoundError",
     "ModelsLabOverloadedError",
     "ModelsLabPermissionDeniedError",
     "ModelsLabProcessingError",
+    "ModelsLabQueueFullError",
     "ModelsLabRateLimitError",
     "ModelsLabRequestTooLargeError",
     "ModelsLabResponseValidationError",
@@ -114,6 +116,14 @@ class ModelsLabStreamTimeoutError(core.StreamTimeoutError, ModelTimeoutError):
     """A stream sent nothing for longer than the per-chunk timeout."""
 
 
+class ModelsLabQueueFullError(core.QueueFullError, ModelTimeoutError):
+    """The account's in-flight queue stayed full past the wait deadline."""
+
+
+class ModelsLabLimiterUnavailableError(core.LimiterUnavailableError, ModelConnectionError):
+    """The shared in-flight limit's Redis could not be reached."""
+
+
 class ModelsLabStreamInterruptedError(core.StreamInterruptedError, ModelConnectionError):
     """The stream ended before its terminator."""
 
@@ -148,6 +158,8 @@ _TABLE: dict[type[core.APIError], type[core.APIError]] = {
     core.APIConnectionError: ModelsLabConnectionError,
     core.APITimeoutError: ModelsLabTimeoutError,
     core.StreamTimeoutError: ModelsLabStreamTimeoutError,
+    core.QueueFullError: ModelsLabQueueFullError,
+    core.LimiterUnavailableError: ModelsLabLimiterUnavailableError,
     core.StreamInterruptedError: ModelsLabStreamInterruptedError,
     core.APIResponseValidationError: ModelsLabResponseValidationError,
     core.ProcessingResponseError: ModelsLabProcessingError,

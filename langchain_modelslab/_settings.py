@@ -29,6 +29,10 @@ CONFIG_FIELDS = (
     "max_retries",
     "retry_initial_delay",
     "max_in_flight",
+    "in_flight_backend",
+    "in_flight_lease",
+    "in_flight_fallback",
+    "in_flight_wait_timeout",
     "default_headers",
     "pricing",
     "catalog_file",
@@ -49,9 +53,11 @@ def make_config(model: ChatModelsLab) -> ClientConfig:
     retry = (
         {} if model.retry_initial_delay is None else {"initial_delay": model.retry_initial_delay}
     )
-    fields: dict[str, Any] = {}
-    if model.stream_chunk_timeout is not None:
-        fields["stream_chunk_timeout"] = model.stream_chunk_timeout
+    fields: dict[str, Any] = {
+        name: getattr(model, name)
+        for name in ("stream_chunk_timeout", "in_flight_lease", "in_flight_wait_timeout")
+        if getattr(model, name) is not None
+    }
     return ClientConfig.from_settings(
         timeout=model.timeout,
         max_retries=model.max_retries,
@@ -62,6 +68,8 @@ def make_config(model: ChatModelsLab) -> ClientConfig:
         model_field=model.model_field,
         dialect=model.dialect,
         max_in_flight=model.max_in_flight,
+        in_flight_backend=model.in_flight_backend,
+        in_flight_fallback=model.in_flight_fallback,
         default_headers=dict(model.default_headers or {}),
         catalog_file=model.catalog_file,
         pricing={model.model: model.pricing} if model.pricing else {},

@@ -26,7 +26,14 @@ from langchain_core.utils import from_env, get_pydantic_field_names, secret_from
 from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from modelslab_core import DEFAULT_BASE_URL, AuthMode, ClientConfig, ClientPair, ModelField
+from modelslab_core import (
+    DEFAULT_BASE_URL,
+    AuthMode,
+    ClientConfig,
+    ClientPair,
+    InFlightLimiter,
+    ModelField,
+)
 from modelslab_core.normalize import DEFAULT_MODEL, build_request
 from modelslab_core.pricing import ModelPricing
 from modelslab_core.types import SAMPLING_FIELDS, ChatRequest, Dialect, ModelInfo, SamplingParams
@@ -75,7 +82,20 @@ class ChatModelsLab(BaseChatModel, SamplingParams):
     retry_initial_delay: float | None = None
     """First backoff delay in seconds (``None``: core default, 0.5 s)."""
     max_in_flight: int | None = 5
-    """Requests in flight per API key in this process (ModelsLab's queue limit; 0/None: off)."""
+    """Requests in flight per account (ModelsLab's queue limit; 0/None: off), counted where
+    ``in_flight_backend`` says."""
+    in_flight_backend: str | InFlightLimiter | None = Field(default=None, repr=False)
+    """Where ``max_in_flight`` is counted: ``None`` (the Redis of ``MODELSLAB_IN_FLIGHT_URL``
+    if set, else this process), ``"local"``, ``"redis://host:6379/0"`` (every process and
+    machine sharing that Redis), or a `modelslab_core.RedisLimiter` to share."""
+    in_flight_lease: float | None = None
+    """Seconds a Redis lease lives unrenewed: a dead process's slots come back within it
+    (``None``: core default, 30 s)."""
+    in_flight_fallback: bool = False
+    """Redis unreachable: cap in this process with a warning instead of raising."""
+    in_flight_wait_timeout: float | None = None
+    """Longest wait for a free slot, then ``QueueFullError`` (``None``: core default, 600 s;
+    ``float("inf")``: no deadline)."""
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
     """Stop sequences (up to 4; ``stop_sequences`` on ``/v1/messages``)."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -141,7 +161,7 @@ class ChatModelsLab(BaseChatModel, SamplingParams):
 
     @property
     def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "MODELSLAB_API_KEY"}
+        return {"api_key": "MODELSLAB_API_KEY", "in_flight_backend": "MODELSLAB_IN_FLIGHT_URL"}
 
     @property
     def lc_attributes(self) -> dict[str, Any]:

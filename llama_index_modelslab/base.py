@@ -25,7 +25,14 @@ from llama_index.core.llms.llm import ToolSelection
 from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from modelslab_core import DEFAULT_BASE_URL, AuthMode, ClientConfig, ClientPair, ModelField
+from modelslab_core import (
+    DEFAULT_BASE_URL,
+    AuthMode,
+    ClientConfig,
+    ClientPair,
+    InFlightLimiter,
+    ModelField,
+)
 from modelslab_core.normalize import DEFAULT_MODEL, build_request
 from modelslab_core.pricing import ModelPricing
 from modelslab_core.types import ChatRequest, Dialect, ModelInfo
@@ -93,7 +100,16 @@ class ModelsLab(StructuredOutputLLM):
     )
     max_retries: int = Field(default=2, ge=0, description="Retries before any byte arrives.")
     max_in_flight: int | None = Field(
-        default=5, ge=0, description="Requests in flight per key in this process (0/None: no cap)."
+        default=5, ge=0, description="Requests in flight per account (0/None: no cap)."
+    )
+    in_flight_backend: SkipJsonSchema[str | InFlightLimiter | None] = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="Where max_in_flight is counted: None (the Redis of MODELSLAB_IN_FLIGHT_URL "
+        "if set, else this process), 'local', 'redis://host:6379/0' (every process sharing that "
+        "Redis) or a modelslab_core.RedisLimiter; lease, fallback and wait deadline via "
+        "client_options (in_flight_lease, in_flight_fallback, in_flight_wait_timeout).",
     )
     temperature: float | None = Field(default=DEFAULT_TEMPERATURE, ge=0.0, le=2.0)
     max_tokens: int | None = Field(default=None, gt=0, description="Most tokens to generate.")
@@ -194,6 +210,7 @@ class ModelsLab(StructuredOutputLLM):
                 "model_field": self.model_field,
                 "dialect": self.dialect,
                 "max_in_flight": self.max_in_flight,
+                "in_flight_backend": self.in_flight_backend,
                 "default_headers": dict(self.default_headers),
                 "catalog_file": self.catalog_file,
                 "pricing": {self.model: self.pricing} if self.pricing else {},

@@ -14,7 +14,9 @@ from ._accumulate import StreamAccumulator
 from ._client import AsyncModelsLabClient, ModelsLabClient
 from ._config import DEFAULT_BASE_URL, AuthMode, ClientConfig, RetryPolicy
 from ._exceptions import *  # noqa: F403 - every error class (_exceptions.__all__)
+from ._limits import InFlightLimiter, LimiterStats, LocalLimiter, limiter_for
 from ._pair import ClientPair
+from ._redis_limiter import InFlightFallbackWarning, RedisLimiter
 from ._version import __version__
 from .budget import BudgetExceededError, SpendLedger, UnpricedModelError, track_spend
 from .catalog import (
@@ -39,15 +41,21 @@ __all__ = [
     "ClientPair",
     "Cost",
     "DialectCodec",
+    "InFlightFallbackWarning",
+    "InFlightLimiter",
+    "LimiterStats",
+    "LocalLimiter",
     "ModelCatalog",
     "ModelFacts",
     "ModelPricing",
     "ModelsLabClient",
+    "RedisLimiter",
     "RetryPolicy",
     "SpendLedger",
     "StreamAccumulator",
     "UnpricedModelError",
     "__version__",
+    "limiter_for",
     "load_catalog",
     "resolve_model",
     "shipped_catalog",

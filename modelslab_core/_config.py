@@ -6,15 +6,27 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
+from ._limits import LOCAL, InFlightLimiter
+from ._redis_scripts import REDIS_SCHEMES, redact_url
 from ._version import __version__
 from .pricing import ModelPricing
 from .types import Dialect, ModelField
 
-__all__ = ["DEFAULT_BASE_URL", "AuthMode", "ClientConfig", "RetryPolicy"]
+__all__ = ["DEFAULT_BASE_URL", "IN_FLIGHT_URL_ENV", "AuthMode", "ClientConfig", "RetryPolicy"]
 
 DEFAULT_BASE_URL = "https://modelslab.com/api/v7/llm"
+IN_FLIGHT_URL_ENV = "MODELSLAB_IN_FLIGHT_URL"
+"""Set to a Redis URL, every client in the process shares its account limit through it."""
 
 AuthMode = Literal["bearer", "body", "x-api-key"]
 """How the key is sent: ``Authorization: Bearer`` (default), ``"key"`` in the JSON body of
@@ -38,7 +50,9 @@ class RetryPolicy(BaseModel):
 class ClientConfig(BaseModel):
     """Everything a client needs. Pickles; the API key is a `SecretStr` and never printed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, hide_input_in_errors=True
+    )  # errors never echo what was given: a Redis URL may carry a password
 
     api_key: SecretStr | None = None
     base_url: str = DEFAULT_BASE_URL
@@ -54,7 +68,20 @@ class ClientConfig(BaseModel):
     """Longest silence allowed between two stream events (keep-alive comments count)."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     max_in_flight: int | None = Field(default=5, ge=0)
-    """Requests in flight per API key across the process; ``None`` or 0 disables the cap."""
+    """Requests in flight per account (API key and base URL); ``None`` or 0 disables the cap."""
+    in_flight_backend: str | InFlightLimiter | None = Field(default=None, repr=False)
+    """Where the cap is counted. ``None``: the Redis of ``MODELSLAB_IN_FLIGHT_URL`` if set, else
+    this process; ``"local"``: this process; ``"redis://host:6379/0"`` (or ``rediss://``,
+    ``unix://``): every process and machine sharing that Redis; or a limiter object
+    (`RedisLimiter`, `LocalLimiter`) that clients share."""
+    in_flight_lease: float = Field(default=30.0, gt=0, le=3600)
+    """Seconds a Redis lease lives unrenewed: the slots of a process that died come back
+    within this time (running requests renew theirs every third of it)."""
+    in_flight_fallback: bool = False
+    """Redis unreachable: cap in this process with a warning, instead of raising
+    `LimiterUnavailableError`."""
+    in_flight_wait_timeout: float | None = Field(default=600.0, gt=0)
+    """Longest wait for a slot, then `QueueFullError`; ``None`` (or infinity): no deadline."""
     default_headers: dict[str, str] = Field(default_factory=dict)
     anthropic_version: str = "2023-06-01"
     catalog_file: str | None = None
@@ -71,7 +98,27 @@ class ClientConfig(BaseModel):
                 data["api_key"] = os.environ["MODELSLAB_API_KEY"]
             if data.get("base_url") is None:
                 data["base_url"] = os.environ.get("MODELSLAB_BASE_URL") or DEFAULT_BASE_URL
+            if data.get("in_flight_backend") is None and os.environ.get(IN_FLIGHT_URL_ENV):
+                data["in_flight_backend"] = os.environ[IN_FLIGHT_URL_ENV]
         return data
+
+    @field_validator("in_flight_backend")
+    @classmethod
+    def _check_backend(cls, value: str | InFlightLimiter | None) -> str | InFlightLimiter | None:
+        if isinstance(value, str):
+            value = value.strip()
+            if value != LOCAL and not value.startswith(REDIS_SCHEMES):
+                raise ValueError(
+                    f"in_flight_backend must be 'local', a redis://, rediss:// or unix:// URL, "
+                    f"or a limiter object; got {redact_url(value)!r}"
+                )
+        return value
+
+    @field_serializer("in_flight_backend")
+    def _hide_backend_password(self, value: str | InFlightLimiter | None) -> str | None:
+        return (
+            None if value is None else redact_url(value) if isinstance(value, str) else repr(value)
+        )
 
     @field_validator("base_url")
     @classmethod

@@ -5,8 +5,10 @@ Hierarchy::
     ModelsLabError
     ├── APIError                       (carries status_code, message, request_id, body)
     │   ├── APIConnectionError
-    │   │   └── APITimeoutError
-    │   │       └── StreamTimeoutError      a stream went silent past the chunk timeout
+    │   │   ├── APITimeoutError
+    │   │   │   ├── StreamTimeoutError      a stream went silent past the chunk timeout
+    │   │   │   └── QueueFullError          no in-flight slot freed up before the wait deadline
+    │   │   └── LimiterUnavailableError     the shared in-flight limit (Redis) is unreachable
     │   ├── StreamInterruptedError          the stream ended before [DONE] / message_stop
     │   ├── APIResponseValidationError      the body was not what the contract says
     │   ├── ProcessingResponseError         a {"status":"processing"} envelope (queued answer)
@@ -44,11 +46,13 @@ __all__ = [
     "ContextWindowExceededError",
     "InsufficientCreditsError",
     "InternalServerError",
+    "LimiterUnavailableError",
     "ModelsLabError",
     "NotFoundError",
     "OverloadedError",
     "PermissionDeniedError",
     "ProcessingResponseError",
+    "QueueFullError",
     "RateLimitError",
     "RequestTooLargeError",
     "ServiceUnavailableError",
@@ -127,6 +131,14 @@ class APITimeoutError(APIConnectionError):
 
 class StreamTimeoutError(APITimeoutError):
     """A stream sent nothing for longer than the per-chunk timeout."""
+
+
+class QueueFullError(APITimeoutError):
+    """The account's in-flight queue stayed full: no slot freed up before the wait deadline."""
+
+
+class LimiterUnavailableError(APIConnectionError):
+    """The shared in-flight limit's backend (Redis) could not be reached or failed."""
 
 
 class StreamInterruptedError(APIError):

@@ -29,7 +29,7 @@ from ._exceptions import (
     APITimeoutError,
     StreamTimeoutError,
 )
-from ._limits import limiter_for
+from ._limits import account_slots
 from ._retry import retry_delay
 from ._stream_attempt import EventHandler, Failure, StreamRun, may_report_error, retryable
 from .budget import AnswerHook, admit_request, hand_over
@@ -48,7 +48,7 @@ class _TransportBase:
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
         self._secret = config.require_api_key()
-        self._limiter = limiter_for(self._secret, config.base_url)
+        self._limiter = account_slots(config, self._secret)
         self._urls: dict[str, httpx.URL] = {}
         self._header_sets: dict[tuple[str, bool], dict[str, str]] = {}
 

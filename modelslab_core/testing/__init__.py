@@ -16,6 +16,15 @@ from __future__ import annotations
 
 from ._faults import Fault, Reply
 from ._handler import DEFAULT_MODELS, RecordedRequest
+from ._redis import RedisServer, find_redis_server
 from ._server import StandIn
 
-__all__ = ["DEFAULT_MODELS", "Fault", "RecordedRequest", "Reply", "StandIn"]
+__all__ = [
+    "DEFAULT_MODELS",
+    "Fault",
+    "RecordedRequest",
+    "RedisServer",
+    "Reply",
+    "StandIn",
+    "find_redis_server",
+]

@@ -178,6 +178,7 @@ class Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         record = RecordedRequest(self.command, self.path, headers, parsed, raw)
         admitted, seq, step = self.standin._admit(record)
+        self._counted = True
         try:
             if admitted:
                 self._dispatch(record, seq, step)
@@ -187,6 +188,14 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             shutdown_socket(self.connection)
         finally:
+            self._done()
+
+    def _done(self) -> None:
+        """The request leaves the in-flight count, once: before the last bytes are written,
+        as a server finishes a request before its client reads the end (a client that starts
+        its next request at once must not find this one still counted)."""
+        if self._counted:
+            self._counted = False
             self.standin._release()
 
     # -- dispatch --------------------------------------------------------------------------
@@ -310,6 +319,7 @@ class Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
+        self._done()
         self.wfile.write(data)
 
     def _start_chunked(self, ctype: str) -> None:
@@ -325,6 +335,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
 
     def _end_chunked(self) -> None:
+        self._done()
         self.wfile.write(b"0\r\n\r\n")
 
     def _send_body(self, body: dict[str, Any], fault: Fault | None) -> None:

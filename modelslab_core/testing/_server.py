@@ -87,6 +87,7 @@ class StandIn:
         self._queue: collections.deque[Fault | Reply] = collections.deque()
         self._requests: list[RecordedRequest] = []
         self.max_in_flight_seen = self.in_flight
+        self.rejected = 0
         self.connections_opened = 0
         self._seq = 0
 
@@ -202,6 +203,7 @@ class StandIn:
             self._seq += 1
             cap = self.max_in_flight
             if cap is not None and self.in_flight > cap:
+                self.rejected += 1
                 return False, self._seq, None
             step = self._queue.popleft() if self._queue else None
             return True, self._seq, step
