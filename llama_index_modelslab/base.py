@@ -25,14 +25,7 @@ from llama_index.core.llms.llm import ToolSelection
 from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from modelslab_core import (
-    DEFAULT_BASE_URL,
-    AuthMode,
-    ClientConfig,
-    ClientPair,
-    InFlightLimiter,
-    ModelField,
-)
+import modelslab_core as core
 from modelslab_core.normalize import DEFAULT_MODEL, build_request
 from modelslab_core.pricing import ModelPricing
 from modelslab_core.types import ChatRequest, Dialect, ModelInfo
@@ -76,7 +69,7 @@ def _env_key() -> SecretStr | None:
 
 
 def _env_base() -> str:
-    return os.environ.get("MODELSLAB_BASE_URL") or DEFAULT_BASE_URL
+    return os.environ.get("MODELSLAB_BASE_URL") or core.DEFAULT_BASE_URL
 
 
 class ModelsLab(StructuredOutputLLM):
@@ -102,7 +95,7 @@ class ModelsLab(StructuredOutputLLM):
     max_in_flight: int | None = Field(
         default=5, ge=0, description="Requests in flight per account (0/None: no cap)."
     )
-    in_flight_backend: SkipJsonSchema[str | InFlightLimiter | None] = Field(
+    in_flight_backend: SkipJsonSchema[str | core.InFlightLimiter | None] = Field(
         default=None,
         exclude=True,
         repr=False,
@@ -134,8 +127,8 @@ class ModelsLab(StructuredOutputLLM):
     is_function_calling_model: bool = Field(
         default=True, description="Whether the model takes tools (agents need it)."
     )
-    auth: AuthMode = Field(default="bearer", description="bearer, x-api-key or body.")
-    model_field: ModelField = Field(
+    auth: core.AuthMode = Field(default="bearer", description="bearer, x-api-key or body.")
+    model_field: core.ModelField = Field(
         default="both",
         description="model, model_id or both (/v1/messages always sends model).",
     )
@@ -160,7 +153,7 @@ class ModelsLab(StructuredOutputLLM):
             raise ValueError("Pass the key as api_key=..., not in client_options")
         return value
 
-    _clients: ClientPair | None = PrivateAttr(default=None)
+    _clients: core.ClientPair | None = PrivateAttr(default=None)
 
     def __init__(self, **kwargs: Any) -> None:
         key = kwargs.get("api_key")
@@ -196,10 +189,10 @@ class ModelsLab(StructuredOutputLLM):
 
     # -- clients --------------------------------------------------------------------------
 
-    def client_config(self) -> ClientConfig:
+    def client_config(self) -> core.ClientConfig:
         """The core `ClientConfig` these settings describe."""
         options = dict(self.client_options)
-        return ClientConfig.from_settings(
+        return core.ClientConfig.from_settings(
             timeout=self.timeout,
             max_retries=self.max_retries,
             retry=options.pop("retry", None),
@@ -218,9 +211,9 @@ class ModelsLab(StructuredOutputLLM):
             },
         )
 
-    def _pair(self) -> ClientPair:
+    def _pair(self) -> core.ClientPair:
         if self._clients is None:
-            self._clients = ClientPair(
+            self._clients = core.ClientPair(
                 self.client_config(),
                 http_client=self.http_client,
                 async_http_client=self.async_http_client,
