@@ -16,6 +16,7 @@ import weakref
 from collections.abc import AsyncGenerator, Awaitable
 from typing import TYPE_CHECKING, Any
 
+from ._redis_resp import RespConnection, resp_connection_for
 from ._redis_scripts import ACQUIRE, RELEASE, RENEW, redact_url
 from ._waiting import Op
 
@@ -74,12 +75,17 @@ def _async_options() -> dict[str, Any]:
     return {**_TIMEOUTS, "retry": Retry(NoBackoff(), 1)}
 
 
-async def _closed_with_loop(client: redis.asyncio.Redis) -> AsyncGenerator[None, None]:
+async def _closed_with_loop(
+    client: redis.asyncio.Redis | RespConnection,
+) -> AsyncGenerator[None, None]:
     """Parked at its ``yield``; the loop's ``shutdown_asyncgens()`` closes the client."""
     try:
         yield
     finally:
-        await client.aclose()
+        if isinstance(client, RespConnection):
+            client.close()
+        else:
+            await client.aclose()
 
 
 class RedisIO:
@@ -97,6 +103,9 @@ class RedisIO:
         self._loops: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[redis.asyncio.Redis, dict[str, AsyncScript]]
         ] = weakref.WeakKeyDictionary()
+        self._resp: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RespConnection | None] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def __repr__(self) -> str:
         return f"RedisIO({redact_url(self.url)!r})"
@@ -144,9 +153,27 @@ class RedisIO:
         return conn
 
     async def acall(self, script: str, keys: list[str], args: list[Any]) -> Any:
-        """Run one of `SCRIPTS` on this loop's client."""
+        """Run one of `SCRIPTS` on this loop's connection (`_redis_resp`: the hot path), or
+        through redis-py's asyncio client for what that connection does not serve."""
+        conn = await self._loop_resp()
+        if conn is not None:
+            return await conn.evalsha(SCRIPTS[script], keys, args)
         scripts = await self._loop_scripts()
         return await scripts[script](keys=keys, args=args)
+
+    async def _loop_resp(self) -> RespConnection | None:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if loop in self._resp:
+                return self._resp[loop]
+            # redis-py options of the user's own (TLS settings, ...): keep redis-py's client.
+            plain = not self.options
+            conn = resp_connection_for(self.url, _TIMEOUTS["socket_timeout"]) if plain else None
+            self._resp[loop] = conn
+        if conn is not None:
+            closer = _closed_with_loop(conn)
+            await closer.__anext__()
+        return conn
 
     async def _loop_scripts(self) -> dict[str, AsyncScript]:
         loop = asyncio.get_running_loop()
@@ -181,6 +208,7 @@ class RedisIO:
         self._threads = threading.local()
         self._thread_conns = weakref.WeakSet()
         self._loops = weakref.WeakKeyDictionary()
+        self._resp = weakref.WeakKeyDictionary()
 
 
 class Eval(Op):
