@@ -13,14 +13,12 @@ server's grammar's work, not the small model's luck: ``tool_choice="any"`` is se
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import httpx
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_tests.integration_tests import ChatModelIntegrationTests
-from real_env import REPEATABLE, server_values
+from real_env import REPEATABLE, Recorder, server_values
 
 from langchain_modelslab import ChatModelsLab
 
@@ -63,8 +61,10 @@ PARAMS_BY_TEST: dict[str, dict[str, Any]] = {
 _SERVER: dict[str, str] = {}
 
 _OVERRIDE_REASON = (
-    "llama-server serves one model whatever the request names and reports its own alias as "
-    "the response's model; test_model_override_reaches_the_wire checks the plumbing instead"
+    "llama-server serves its one model whatever the request names and reports it by its alias "
+    '(every answer says "model": "qwen2.5-coder-0.5b-instruct"), so the response\'s model '
+    "is never the override; test_model_override_reaches_the_wire checks that the override is "
+    "what the request carried"
 )
 XFAIL: dict[str, str] = {
     "test_invoke_with_model_override": _OVERRIDE_REASON,
@@ -193,14 +193,7 @@ class TestRealChatModelsLabAnthropic(_RealBase):
 
 def _recording_model(dialect: str) -> tuple[ChatModelsLab, list[dict[str, Any]]]:
     """A model on the local server whose HTTP clients record every request body they send."""
-    sent: list[dict[str, Any]] = []
-
-    def record(request: httpx.Request) -> None:
-        sent.append(json.loads(request.content))
-
-    async def arecord(request: httpx.Request) -> None:
-        record(request)
-
+    recorder = Recorder()
     llm = ChatModelsLab(
         model=_SERVER["model"],
         api_key=_SERVER["api_key"],
@@ -208,10 +201,10 @@ def _recording_model(dialect: str) -> tuple[ChatModelsLab, list[dict[str, Any]]]
         dialect=dialect,
         max_tokens=8,
         **REPEATABLE,
-        http_client=httpx.Client(event_hooks={"request": [record]}),
-        http_async_client=httpx.AsyncClient(event_hooks={"request": [arecord]}),
+        http_client=recorder.client,
+        http_async_client=recorder.async_client,
     )
-    return llm, sent
+    return llm, recorder.bodies
 
 
 @pytest.mark.parametrize("dialect", ["openai", "anthropic"])
