@@ -24,7 +24,7 @@ from langchain_modelslab import ChatModelsLab
 
 pytestmark = pytest.mark.real_model
 
-MAX_TOKENS = 16
+MAX_TOKENS = 8
 """Plumbing tests: a greeting or a short answer (cut at this length, which they allow)."""
 TOOL_CALL = {"max_tokens": 48}
 """Room for one whole tool call in our template's fenced json block."""
