@@ -1,17 +1,51 @@
-"""What the real-server tests share: the server's values, repeatable sampling, request records."""
+"""What the real-server tests share: the server's values, repeatable sampling, the request
+recorder (notebooks/_local.py's `WireLog`) and the booking schema the extraction tests use."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Any, Literal, get_args
 
-import httpx
+from _local import SEED  # notebooks/ is on the path (conftest.py)
+from _local import WireLog as Recorder
+from pydantic import BaseModel, Field
 
-SEED = 42
-"""The seed every real-model request carries where its route has the field (``/chat/completions``)."""
+__all__ = [
+    "BOOKING_TEXT",
+    "REPEATABLE",
+    "SEED",
+    "Booking",
+    "Recorder",
+    "assert_booking",
+    "chat_model",
+    "server_values",
+]
+
 REPEATABLE: dict[str, Any] = {"temperature": 0.0, "seed": SEED}
 """Greedy decoding: with the server's one slot and no prompt cache, the same request gives the
-same answer on every run (scripts/llama_server.py, ``REPEATABLE_FLAGS``)."""
+same answer on every run (scripts/llama_server.py, ``REPEATABLE_FLAGS``). ``seed`` goes where
+the route has the field (``/chat/completions``); the server's default seed is the same."""
+
+Day = Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+BOOKING_TEXT = "Morag Campbell will cross on Saturday with one other adult and her bicycle."
+
+
+class Booking(BaseModel):
+    """A ferry booking request."""
+
+    name: str = Field(description="the traveller's name")
+    day: Day = Field(description="the day of travel")
+    adults: int = Field(ge=1, description="number of adults")
+    bicycle: bool = Field(description="whether a bicycle comes along")
+
+
+def assert_booking(value: Any) -> Booking:
+    """``value`` is a `Booking` whose fields have their schema's types and enum values."""
+    assert isinstance(value, Booking), value
+    assert isinstance(value.name, str) and value.name.strip()
+    assert value.day in get_args(Day)
+    assert type(value.adults) is int and value.adults >= 1
+    assert type(value.bicycle) is bool
+    return value
 
 
 def server_values(server: Any) -> dict[str, str]:
@@ -19,33 +53,18 @@ def server_values(server: Any) -> dict[str, str]:
     return {"base_url": server.base_url, "api_key": server.api_key, "model": server.model}
 
 
-class Recorder:
-    """httpx clients (sync and async) that keep the JSON body of every request they send."""
+def chat_model(server: Any, dialect: str, recorder: Recorder, **extra: Any) -> Any:
+    """A greedy `ChatModelsLab` on the local server whose HTTP clients are ``recorder``'s."""
+    from langchain_modelslab import ChatModelsLab
 
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.client = httpx.Client(event_hooks={"request": [self._record]})
-        self.async_client = httpx.AsyncClient(event_hooks={"request": [self._arecord]})
-
-    def _record(self, request: httpx.Request) -> None:
-        if request.method == "POST":
-            self.bodies.append(json.loads(request.content))
-
-    async def _arecord(self, request: httpx.Request) -> None:
-        self._record(request)
-
-    def prompt_text(self, index: int = -1) -> str:
-        """Every string the model was shown in one recorded request (system and messages)."""
-        body = self.bodies[index]
-        return "\n".join(_strings([body.get("system"), body["messages"]]))
-
-
-def _strings(value: Any) -> list[str]:
-    """The string leaves of a JSON value, in order."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in _strings(item)]
-    if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
-    return []
+    values = server_values(server)
+    return ChatModelsLab(
+        model=values["model"],
+        api_key=values["api_key"],
+        base_url=values["base_url"],
+        dialect=dialect,
+        timeout=180,
+        http_client=recorder.client,
+        http_async_client=recorder.async_client,
+        **{"max_tokens": 64, **REPEATABLE, **extra},
+    )

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_tests.integration_tests import ChatModelIntegrationTests
-from real_env import REPEATABLE, Recorder, server_values
+from real_env import REPEATABLE, Recorder, chat_model, server_values
 
 from langchain_modelslab import ChatModelsLab
 
@@ -191,28 +191,13 @@ class TestRealChatModelsLabAnthropic(_RealBase):
     dialect = "anthropic"
 
 
-def _recording_model(dialect: str) -> tuple[ChatModelsLab, list[dict[str, Any]]]:
-    """A model on the local server whose HTTP clients record every request body they send."""
-    recorder = Recorder()
-    llm = ChatModelsLab(
-        model=_SERVER["model"],
-        api_key=_SERVER["api_key"],
-        base_url=_SERVER["base_url"],
-        dialect=dialect,
-        max_tokens=8,
-        **REPEATABLE,
-        http_client=recorder.client,
-        http_async_client=recorder.async_client,
-    )
-    return llm, recorder.bodies
-
-
 @pytest.mark.parametrize("dialect", ["openai", "anthropic"])
 @pytest.mark.parametrize("how", ["invoke", "ainvoke", "stream", "astream"])
-async def test_model_override_reaches_the_wire(dialect: str, how: str) -> None:
+async def test_model_override_reaches_the_wire(llama_server: Any, dialect: str, how: str) -> None:
     """``model=`` at call time is what the request carries; the reported model is the server's."""
     override = "meta-llama-llama-3.1-8b-instruct"
-    llm, sent = _recording_model(dialect)
+    recorder = Recorder()
+    llm, sent = chat_model(llama_server, dialect, recorder, max_tokens=8), recorder.bodies
     message: AIMessage | AIMessageChunk | None = None
     if how == "invoke":
         message = llm.invoke("Hello", model=override)

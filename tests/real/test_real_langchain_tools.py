@@ -7,21 +7,16 @@ streamed tool calls; notebook 02 runs all three methods with ``include_raw``.)
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
-from pydantic import BaseModel, Field
-from real_env import REPEATABLE, Recorder, server_values
-
-from langchain_modelslab import ChatModelsLab
+from real_env import BOOKING_TEXT, Booking, Recorder, assert_booking, chat_model
 
 pytestmark = pytest.mark.real_model
 
 DIALECTS = ["openai", "anthropic"]
-Day = Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-BOOKING_TEXT = "Morag Campbell will cross on Saturday with one other adult and her bicycle."
 
 
 @tool
@@ -30,46 +25,13 @@ def ferry_fare(adults: int, children: int) -> str:
     return f"{14 * adults + 7 * children} pounds"
 
 
-class Booking(BaseModel):
-    """A ferry booking request."""
-
-    name: str = Field(description="the traveller's name")
-    day: Day = Field(description="the day of travel")
-    adults: int = Field(ge=1, description="number of adults")
-    bicycle: bool = Field(description="whether a bicycle comes along")
-
-
-def _model(llama_server: Any, dialect: str, recorder: Recorder, **extra: Any) -> ChatModelsLab:
-    server = server_values(llama_server)
-    return ChatModelsLab(
-        model=server["model"],
-        api_key=server["api_key"],
-        base_url=server["base_url"],
-        dialect=dialect,
-        timeout=180,
-        http_client=recorder.client,
-        http_async_client=recorder.async_client,
-        **{"max_tokens": 64, **REPEATABLE, **extra},
-    )
-
-
-def assert_booking(value: Any) -> Booking:
-    """``value`` is a `Booking` whose fields have their schema's types and enum values."""
-    assert isinstance(value, Booking), value
-    assert isinstance(value.name, str) and value.name.strip()
-    assert value.day in Day.__args__
-    assert type(value.adults) is int and value.adults >= 1
-    assert type(value.bicycle) is bool
-    return value
-
-
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_forced_tool_call_round_trip(llama_server: Any, dialect: str) -> None:
     """``tool_choice="any"``: one call with the prompt's numbers as schema-valid arguments; its
     result goes back to the server in the next request and the model answers in text.
     (Streamed tool calls: the standard suite's test_tool_calling.)"""
     recorder = Recorder()
-    llm = _model(llama_server, dialect, recorder)
+    llm = chat_model(llama_server, dialect, recorder)
     question = HumanMessage("What do return ferry tickets cost for 2 adults and 3 children?")
     call_msg = llm.bind_tools([ferry_fare], tool_choice="any").invoke([question])
     assert isinstance(call_msg, AIMessage)
@@ -88,7 +50,7 @@ def test_forced_tool_call_round_trip(llama_server: Any, dialect: str) -> None:
     history.append(HumanMessage("Using that result, answer my question in one sentence."))
     answer = llm.invoke(history)
     assert isinstance(answer.content, str) and answer.content.strip()
-    assert "49 pounds" in recorder.prompt_text(), "the tool result reached the server"
+    assert "49 pounds" in recorder.text(), "the tool result reached the server"
     assert len(recorder.bodies) == 2
 
 
@@ -97,7 +59,7 @@ def test_structured_output_json_schema(llama_server: Any, dialect: str) -> None:
     """``method="json_schema"``: parsed, no parsing error, the raw message carries it, and the
     streamed object ends equal to the invoked one."""
     recorder = Recorder()
-    llm = _model(llama_server, dialect, recorder)
+    llm = chat_model(llama_server, dialect, recorder)
     extractor = llm.with_structured_output(Booking, method="json_schema", include_raw=True)
     out = extractor.invoke(f"Extract the booking request: {BOOKING_TEXT}")
     assert out["parsing_error"] is None

@@ -9,41 +9,24 @@ retrieved passage).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+import _local  # notebooks/ is on the path (real_env)
 import pytest
 from llama_index.core import VectorStoreIndex
 from llama_index.core.agent.workflow import FunctionAgent, ToolCallResult
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.prompts import PromptTemplate
-from pydantic import BaseModel, Field
-from real_env import REPEATABLE, Recorder, server_values
+from local_embedding import MiniLMEmbedding
+from real_env import BOOKING_TEXT, REPEATABLE, Booking, Recorder, assert_booking, server_values
 
 from llama_index_modelslab import ModelsLab
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-sys.path.insert(0, str(NOTEBOOKS))
-
-import _local  # noqa: E402
-from local_embedding import MiniLMEmbedding  # noqa: E402
 
 pytestmark = pytest.mark.real_model
 
 MAX_TOKENS = 32
 FERRY_LINE = "the first ferry leaves Port Ailean at 07:15"
 """The timetable line of notebooks/data/ferry.md that answers the RAG question."""
-Day = Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-
-
-class Booking(BaseModel):
-    """A ferry booking request."""
-
-    name: str = Field(description="the traveller's name")
-    day: Day = Field(description="the day of travel")
-    adults: int = Field(ge=1, description="number of adults")
-    bicycle: bool = Field(description="whether a bicycle comes along")
 
 
 @pytest.fixture(params=["openai", "anthropic"])
@@ -119,24 +102,14 @@ async def test_stream_chat(llm: ModelsLab, sync: bool) -> None:
         assert whole.additional_kwargs == final.additional_kwargs
 
 
-def _assert_booking(value: Any) -> None:
-    """``value`` is a `Booking` whose fields have their schema's types and enum values."""
-    assert isinstance(value, Booking), value
-    assert isinstance(value.name, str) and value.name.strip()
-    assert value.day in Day.__args__
-    assert type(value.adults) is int and value.adults >= 1
-    assert type(value.bicycle) is bool
-
-
 @pytest.mark.parametrize("mode", ["function_calling", "json_schema"])
 def test_structured_predict(llm: ModelsLab, recorder: Recorder, dialect: str, mode: str) -> None:
     """``structured_predict``: a forced tool call (``tool_choice`` required) or a
     ``json_schema`` format, both enforced by the server (async: notebook 04)."""
     structured = llm.model_copy(update={"structured_output_mode": mode, "max_tokens": 64})
     prompt = PromptTemplate("Extract the ferry booking from this message: {text}")
-    text = "Morag Campbell will cross on Saturday with one other adult and her bicycle."
-    booking = structured.structured_predict(Booking, prompt, text=text)
-    _assert_booking(booking)
+    booking = structured.structured_predict(Booking, prompt, text=BOOKING_TEXT)
+    assert_booking(booking)
     sent = recorder.bodies[0]
     if mode == "function_calling":
         choice = sent["tool_choice"]
@@ -172,7 +145,7 @@ async def test_function_agent_with_one_tool(llm: ModelsLab, recorder: Recorder) 
     assert not first.tool_output.is_error, first.tool_output.content
     assert first.tool_output.content == "42 pounds"
     assert len(recorder.bodies) >= 2
-    assert "42 pounds" in recorder.prompt_text(1), "the tool's result reached the model"
+    assert "42 pounds" in recorder.text(1), "the tool's result reached the model"
     assert isinstance(output.response.content, str)
 
 
@@ -199,5 +172,5 @@ def test_rag_query(
     assert text.strip()
     assert response.source_nodes[0].metadata["file_name"] == "ferry.md"
     assert len(recorder.bodies) == 1
-    assert FERRY_LINE in recorder.prompt_text(), "the retrieved passage reached the model"
+    assert FERRY_LINE in recorder.text(), "the retrieved passage reached the model"
     assert meter.calls == 1 and meter.prompt_tokens > 100 and meter.completion_tokens > 0

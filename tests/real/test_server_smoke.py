@@ -102,18 +102,8 @@ def test_chat_completion_and_stream(llama_server: Any) -> None:
     assert usage["prompt_tokens"] > 0 and 0 < usage["completion_tokens"] <= 8
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
 
-    body = {"model": llama_server.model, "messages": messages, "max_tokens": 8, "stream": True}
-    body |= {"stream_options": {"include_usage": True}, **REPEATABLE}
-    with httpx.stream(
-        "POST",
-        llama_server.base_url + "/chat/completions",
-        json=body,
-        headers=_bearer(llama_server),
-        timeout=180,
-    ) as response:
-        assert response.status_code == 200
-        assert response.headers["content-type"].startswith("text/event-stream")
-        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
+    body = {"messages": messages, "max_tokens": 8, "stream_options": {"include_usage": True}}
+    lines = _sse_data(llama_server, body)
     assert lines[-1] == "data: [DONE]"
     chunks = [json.loads(line[len("data: ") :]) for line in lines[:-1]]
     assert all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
@@ -176,34 +166,31 @@ def test_required_tool_call(llama_server: Any, stream: bool) -> None:
     assert arguments["city"].strip()
 
 
+def _sse_data(server: Any, body: dict[str, Any]) -> list[str]:
+    """The ``data:`` lines of a streamed /chat/completions answer (asserting an SSE 200)."""
+    payload = {"model": server.model, **REPEATABLE, **body, "stream": True}
+    url = server.base_url + "/chat/completions"
+    with httpx.stream("POST", url, json=payload, headers=_bearer(server), timeout=180) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        return [line for line in response.iter_lines() if line.startswith("data: ")]
+
+
 def _streamed_tool_calls(server: Any, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
     """The tool calls of a streamed answer, folded by index, and its finish reason."""
-    payload = {"model": server.model, **REPEATABLE, **body, "stream": True}
     calls: dict[int, dict[str, Any]] = {}
     finish = ""
-    with httpx.stream(
-        "POST",
-        server.base_url + "/chat/completions",
-        json=payload,
-        headers=_bearer(server),
-        timeout=180,
-    ) as response:
-        assert response.status_code == 200
-        for line in response.iter_lines():
-            if not line.startswith("data: {"):
-                continue
-            for choice in json.loads(line[len("data: ") :])["choices"]:
-                finish = choice.get("finish_reason") or finish
-                for piece in choice["delta"].get("tool_calls") or []:
-                    call = calls.setdefault(
-                        piece["index"],
-                        {"type": "", "id": "", "function": {"name": "", "arguments": ""}},
-                    )
-                    call["type"] = piece.get("type") or call["type"]
-                    call["id"] = piece.get("id") or call["id"]
-                    function = piece.get("function") or {}
-                    call["function"]["name"] += function.get("name") or ""
-                    call["function"]["arguments"] += function.get("arguments") or ""
+    for line in _sse_data(server, body)[:-1]:
+        for choice in json.loads(line[len("data: ") :])["choices"]:
+            finish = choice.get("finish_reason") or finish
+            for piece in choice["delta"].get("tool_calls") or []:
+                empty = {"type": "", "id": "", "function": {"name": "", "arguments": ""}}
+                call = calls.setdefault(piece["index"], empty)
+                call["type"] = piece.get("type") or call["type"]
+                call["id"] = piece.get("id") or call["id"]
+                function = piece.get("function") or {}
+                call["function"]["name"] += function.get("name") or ""
+                call["function"]["arguments"] += function.get("arguments") or ""
     return [calls[i] for i in sorted(calls)], finish
 
 
