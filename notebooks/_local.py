@@ -13,6 +13,10 @@ Usage::
     llm = ChatModelsLab(**endpoint.langchain_kwargs(max_tokens=64))
     ...
     _local.disconnect(endpoint)          # stops the server only if ``connect`` started it
+
+On the local server every answer is greedy (``endpoint.sampling``: temperature 0, a fixed
+seed) on a server with one slot and no prompt cache, so a notebook gives the same outputs on
+every run and its checks can be exact.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ __all__ = [
     "DEFAULT_REMOTE_MODEL",
     "Endpoint",
     "UsageMeter",
+    "WireLog",
     "connect",
     "disconnect",
     "load_documents",
@@ -41,6 +46,7 @@ SERVER_SCRIPT = ROOT / "scripts" / "llama_server.py"
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_REMOTE_MODEL = "meta-llama-llama-3.2-3b-instruct"
 DEFAULT_REMOTE_BASE = "https://modelslab.com/api/v7/llm"
+SEED = 42
 
 
 @dataclass(frozen=True)
@@ -63,12 +69,16 @@ class Endpoint:
         return f"local llama.cpp server at {self.base_url} ({how}), model {self.model}"
 
     def langchain_kwargs(self, **extra: Any) -> dict[str, Any]:
-        """Keyword arguments for ``ChatModelsLab``."""
-        return {"model": self.model, "api_key": self.api_key, "base_url": self.base_url, **extra}
+        """Keyword arguments for ``ChatModelsLab``: greedy, a fixed seed, then ``extra``."""
+        where = {"model": self.model, "api_key": self.api_key, "base_url": self.base_url}
+        return {**where, "temperature": 0.0, "seed": SEED, **extra}
 
     def llama_index_kwargs(self, **extra: Any) -> dict[str, Any]:
-        """Keyword arguments for ``llama_index_modelslab.ModelsLab``."""
-        return {"model": self.model, "api_key": self.api_key, "api_base": self.base_url, **extra}
+        """Keyword arguments for ``llama_index_modelslab.ModelsLab``: greedy, a fixed seed,
+        then ``extra``."""
+        where = {"model": self.model, "api_key": self.api_key, "api_base": self.base_url}
+        sampling = {"temperature": 0.0, "additional_kwargs": {"seed": SEED}}
+        return {**where, **sampling, **extra}
 
 
 def endpoint_from_env(env: dict[str, str] | os._Environ[str]) -> Endpoint | None:
@@ -201,3 +211,43 @@ class UsageMeter:
             f"{self.calls} LLM call(s): {self.prompt_tokens} prompt + "
             f"{self.completion_tokens} completion tokens"
         )
+
+
+class WireLog:
+    """httpx clients (sync and async) that keep the JSON body of every request they send: give
+    them to a model (``http_client=``, ``http_async_client=`` / ``async_http_client=``) to see
+    exactly what reached the server."""
+
+    def __init__(self) -> None:
+        import httpx
+
+        self.bodies: list[dict[str, Any]] = []
+        self.client = httpx.Client(event_hooks={"request": [self._record]})
+        self.async_client = httpx.AsyncClient(event_hooks={"request": [self._arecord]})
+
+    def _record(self, request: Any) -> None:
+        if request.method == "POST":
+            self.bodies.append(json.loads(request.content))
+
+    async def _arecord(self, request: Any) -> None:
+        self._record(request)
+
+    def text(self, index: int = -1) -> str:
+        """Every string of one request's system prompt and messages (what the model read)."""
+        body = self.bodies[index]
+        return "\n".join(_strings([body.get("system"), body.get("messages")]))
+
+    def clear(self) -> None:
+        """Forget the requests recorded so far."""
+        self.bodies.clear()
+
+
+def _strings(value: Any) -> list[str]:
+    """The string leaves of a JSON value, in order."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []

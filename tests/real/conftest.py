@@ -19,7 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "llama_server.py"
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "llama_server.py"
+sys.path.insert(0, str(ROOT / "notebooks"))  # _local and local_embedding, as the notebooks use them
 START_TIMEOUT = 300.0
 
 

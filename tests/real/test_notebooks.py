@@ -9,6 +9,7 @@ notebooks hold exactly the cells ``notebooks/_build.py`` writes.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,22 +77,59 @@ def test_notebook_runs(path: Path, llama_server: Any, monkeypatch: pytest.Monkey
     assert server_values(llama_server)["api_key"] not in str(nb)
 
 
-@pytest.mark.real_model
-@pytest.mark.timeout(900)
-def test_demo_runs(llama_server: Any) -> None:
-    env = {**os.environ, **_server_env(llama_server)}
-    proc = subprocess.run(
+USAGE = re.compile(r"^usage: (\d+) in \+ (\d+) out = (\d+) tokens", re.MULTILINE)
+
+
+def _run_demo(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "demo.py")],
         capture_output=True,
         text=True,
-        env=env,
+        env={**os.environ, **env},
         timeout=880,
         check=False,
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+@pytest.mark.real_model
+@pytest.mark.timeout(900)
+def test_demo_runs(llama_server: Any) -> None:
+    """Every step ran and printed its checked numbers: usage that adds up, the tool's call and
+    result, the parsed object, the first source and the retrieved line in the prompt."""
+    proc = _run_demo(_server_env(llama_server))
+    out = proc.stdout
+    assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
     for step in range(1, 6):
-        assert f"=== {step}. " in proc.stdout
-    assert proc.stdout.count("usage: ") == 6  # chat, stream, tool call + answer, extraction, RAG
-    assert "sources: ['ferry.md'" in proc.stdout
-    assert "demo finished" in proc.stdout
-    assert server_values(llama_server)["api_key"] not in proc.stdout + proc.stderr
+        assert f"=== {step}. " in out
+    usages = [tuple(map(int, match)) for match in USAGE.findall(out)]
+    assert len(usages) == 6, out  # chat, stream, tool call + answer, extraction, RAG
+    for prompt, completion, total in usages:
+        assert prompt > 0 and completion > 0 and total == prompt + completion
+    assert usages[-1][0] > 100, "the RAG prompt carries the retrieved passages"
+    assert "tool calls: [('ferry_fare', {'adults': 2, 'children': 3})]" in out
+    assert "tool result: 49 pounds" in out
+    assert re.search(r"^parsed: Booking\(name='.+', day='\w+day', adults=\d+, ", out, re.M)
+    assert "sources: ['ferry.md'" in out
+    assert "the prompt sent held the retrieved line: 'the first ferry leaves Port Ailean" in out
+    assert "FAILED" not in out and "demo finished" in out
+    assert server_values(llama_server)["api_key"] not in out + proc.stderr
+
+
+@pytest.mark.real_model
+@pytest.mark.timeout(300)
+def test_demo_fails_when_its_steps_fail(llama_server: Any) -> None:
+    """With a key the server refuses, every step fails, says so, and the exit code is 1."""
+    env = {**_server_env(llama_server), "MODELSLAB_API_KEY": "sk-not-the-right-key"}
+    proc = _run_demo(env)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    failed = re.findall(r"^FAILED: ([a-zA-Z ]+): (\w+)", proc.stdout, re.MULTILINE)
+    langchain = ("ModelsLabAuthenticationError",)  # LangChain's twin of the core's error
+    assert failed == [
+        ("chat", *langchain),
+        ("streaming", *langchain),
+        ("tool calling", *langchain),
+        ("structured output", *langchain),
+        ("RAG", "AuthenticationError"),  # LlamaIndex raises the core's own error
+    ]
+    assert "demo FAILED" in proc.stdout and "demo finished" not in proc.stdout
+    assert not USAGE.search(proc.stdout)

@@ -1,77 +1,92 @@
 """langchain-tests' standard integration suite for `ChatModelsLab` against the local llama.cpp
 server (a real 0.5B model speaking ModelsLab's wire format), once per wire dialect.
 
-The plumbing tests (invoke, stream, batch, conversation, stop, usage incl. streaming, tool
-message histories) must pass. The suite's model-override tests expect the override back as the
-response's model, which llama-server never reports (it names its alias): they are xfail, and
-``test_model_override_reaches_the_wire`` checks that plumbing on the wire instead. Tests that
-need a more capable model than Qwen2.5-Coder-0.5B are ``xfail(strict=False)`` with the reason,
-only those seen failing here. Answers are short (``max_tokens``) to keep the run short on a CPU.
+Every request is greedy (temperature 0, a fixed seed) on a server with one slot and no prompt
+cache, so each test gives the same result on every run: it passes every time, or it is a strict
+xfail whose reason names why it fails every time. Tool calls and structured output are the
+server's grammar's work, not the small model's luck: ``tool_choice="any"`` is sent as
+``"required"`` (a forced call that follows the tool's schema), structured output uses
+``json_schema`` on ``/chat/completions`` (a grammar over the schema) and a forced tool call on
+``/v1/messages`` (there our dialect sends ``{"type": "tool"}``, which the server turns into
+``"required"``). Answers are short (``max_tokens``) to keep the run short on a CPU.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import httpx
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_tests.integration_tests import ChatModelIntegrationTests
-from real_env import server_values
+from real_env import REPEATABLE, Recorder, chat_model, server_values
 
 from langchain_modelslab import ChatModelsLab
 
 pytestmark = pytest.mark.real_model
 
-MAX_TOKENS = 48
-ROOMY_MAX_TOKENS = 128
-NEEDS_ROOM = {
-    # answers whose JSON (a joke, a unicode tool call) does not fit in MAX_TOKENS
-    "test_structured_output",
-    "test_structured_output_async",
-    "test_structured_output_pydantic_2_v1",
-    "test_structured_output_optional_param",
-    "test_unicode_tool_call_integration",
+MAX_TOKENS = 8
+"""Plumbing tests: a greeting or a short answer (cut at this length, which they allow)."""
+TOOL_CALL = {"max_tokens": 48}
+"""Room for one whole tool call in our template's fenced json block."""
+JOKE = {"max_tokens": 96, "frequency_penalty": 0.5}
+"""Room for a whole joke object (two free-text fields), and a frequency penalty: greedy, the
+0.5B model repeats one sentence of the joke until max_tokens (langchain-core's lenient JSON
+parser would then even accept the cut object). /v1/messages has no such field; there the
+joke is a forced tool call, which ends without it."""
+PARAMS_BY_TEST: dict[str, dict[str, Any]] = {
+    **dict.fromkeys(
+        (
+            "test_tool_calling",
+            "test_tool_calling_async",
+            "test_tool_choice",
+            "test_tool_calling_with_no_arguments",
+            "test_bind_runnables_as_tools",
+            "test_structured_few_shot_examples",
+            "test_agent_loop",
+        ),
+        TOOL_CALL,
+    ),
+    **dict.fromkeys(
+        (
+            "test_structured_output",
+            "test_structured_output_async",
+            "test_structured_output_pydantic_2_v1",
+            "test_structured_output_optional_param",
+            "test_json_mode",
+            "test_unicode_tool_call_integration",
+        ),
+        JOKE,
+    ),
 }
 _SERVER: dict[str, str] = {}
 
-
 _OVERRIDE_REASON = (
-    "llama-server serves one model whatever the request names and reports its own alias as "
-    "the response's model; test_model_override_reaches_the_wire checks the plumbing instead"
+    "llama-server serves its one model whatever the request names and reports it by its alias "
+    '(every answer says "model": "qwen2.5-coder-0.5b-instruct"), so the response\'s model '
+    "is never the override; test_model_override_reaches_the_wire checks that the override is "
+    "what the request carried"
 )
-_SMALL_MODEL = (
-    "needs a more capable model than Qwen2.5-Coder-0.5B (seen failing here, not on every run): "
-)
-XFAIL = {
+XFAIL: dict[str, str] = {
     "test_invoke_with_model_override": _OVERRIDE_REASON,
     "test_ainvoke_with_model_override": _OVERRIDE_REASON,
     "test_stream_with_model_override": _OVERRIDE_REASON,
     "test_astream_with_model_override": _OVERRIDE_REASON,
-    "test_tool_choice": (
-        "llama-server ignores a named tool_choice (treated as auto), so whether the model calls "
-        "magic_function for 'Hello!' is its own choice (seen answering in text here)"
-    ),
-    "test_tool_calling": _SMALL_MODEL + "under tool_choice='any' it sometimes answers in text",
-    "test_tool_calling_with_no_arguments": _SMALL_MODEL + "it sometimes calls the tool twice",
-    "test_structured_output": _SMALL_MODEL + "it does not always fill every field of the joke",
-    "test_structured_output_async": _SMALL_MODEL + "it does not always fill every field",
-    "test_structured_output_optional_param": _SMALL_MODEL + "it leaves out required fields",
-    "test_agent_loop": _SMALL_MODEL + "it does not always answer from the tool result",
 }
-"""Standard tests (by function, all parameters) the local model fails on some runs, marked
-without overriding them (langchain-tests forbids overriding a standard test unless it is
-xfail). Greedy decoding is not reproducible on a server that batches concurrent requests."""
+"""Standard tests (by function, all parameters) that fail on every run in both dialects, marked
+strict (langchain-tests forbids overriding a standard test unless it is xfail)."""
+XFAIL_BY_DIALECT: dict[str, dict[str, str]] = {"openai": {}, "anthropic": {}}
+"""The same, for one dialect only."""
 
 
 @pytest.fixture(autouse=True)
 def _server(llama_server: Any, request: pytest.FixtureRequest) -> None:
     """Every model the suite builds (also inside tests) talks to the local server."""
     _SERVER.update(server_values(llama_server))
-    reason = XFAIL.get(getattr(request.node, "originalname", request.node.name))
+    name = getattr(request.node, "originalname", request.node.name)
+    dialect = getattr(request.cls, "dialect", None)
+    reason = XFAIL.get(name) or XFAIL_BY_DIALECT.get(str(dialect), {}).get(name)
     if reason is not None:
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
 
 
 class _RealBase(ChatModelIntegrationTests):
@@ -90,16 +105,33 @@ class _RealBase(ChatModelIntegrationTests):
             "dialect": self.dialect,
             "max_tokens": MAX_TOKENS,
             "timeout": 180,
+            **REPEATABLE,
         }
 
     @property
     def standard_chat_model_params(self) -> dict[str, Any]:
-        return {**super().standard_chat_model_params, "max_tokens": MAX_TOKENS, "timeout": 180}
+        return {
+            **super().standard_chat_model_params,
+            "max_tokens": MAX_TOKENS,
+            "timeout": 180,
+            **REPEATABLE,
+        }
+
+    @property
+    def has_tool_choice(self) -> bool:
+        """`"any"` becomes `"required"`, which the server enforces with a grammar."""
+        return True
+
+    @property
+    def structured_output_kwargs(self) -> dict[str, Any]:
+        """json_schema: a grammar over the schema on /chat/completions, a forced tool call on
+        /v1/messages (both enforced by the server)."""
+        return {"method": "json_schema"}
 
     @pytest.fixture
     def model(self, request: pytest.FixtureRequest) -> ChatModelsLab:
         """The suite's model fixture, with room for longer answers where a test needs it."""
-        room = {"max_tokens": ROOMY_MAX_TOKENS} if request.node.originalname in NEEDS_ROOM else {}
+        room = PARAMS_BY_TEST.get(request.node.originalname, {})
         extra = getattr(request, "param", None) or {}
         params = {**self.standard_chat_model_params, **self.chat_model_params, **room, **extra}
         return ChatModelsLab(**params)
@@ -159,34 +191,13 @@ class TestRealChatModelsLabAnthropic(_RealBase):
     dialect = "anthropic"
 
 
-def _recording_model(dialect: str) -> tuple[ChatModelsLab, list[dict[str, Any]]]:
-    """A model on the local server whose HTTP clients record every request body they send."""
-    sent: list[dict[str, Any]] = []
-
-    def record(request: httpx.Request) -> None:
-        sent.append(json.loads(request.content))
-
-    async def arecord(request: httpx.Request) -> None:
-        record(request)
-
-    llm = ChatModelsLab(
-        model=_SERVER["model"],
-        api_key=_SERVER["api_key"],
-        base_url=_SERVER["base_url"],
-        dialect=dialect,
-        max_tokens=8,
-        http_client=httpx.Client(event_hooks={"request": [record]}),
-        http_async_client=httpx.AsyncClient(event_hooks={"request": [arecord]}),
-    )
-    return llm, sent
-
-
 @pytest.mark.parametrize("dialect", ["openai", "anthropic"])
 @pytest.mark.parametrize("how", ["invoke", "ainvoke", "stream", "astream"])
-async def test_model_override_reaches_the_wire(dialect: str, how: str) -> None:
+async def test_model_override_reaches_the_wire(llama_server: Any, dialect: str, how: str) -> None:
     """``model=`` at call time is what the request carries; the reported model is the server's."""
     override = "meta-llama-llama-3.1-8b-instruct"
-    llm, sent = _recording_model(dialect)
+    recorder = Recorder()
+    llm, sent = chat_model(llama_server, dialect, recorder, max_tokens=8), recorder.bodies
     message: AIMessage | AIMessageChunk | None = None
     if how == "invoke":
         message = llm.invoke("Hello", model=override)

@@ -1,45 +1,60 @@
 """`llama_index_modelslab.ModelsLab` against the local llama.cpp server (a real 0.5B model):
-chat, streaming, a `FunctionAgent` with one tool, and a RAG query over the bundled documents
-with the local MiniLM embedding. Both wire dialects; shapes are asserted, not the model's
-choices (the tool call is forced with ``initial_tool_choice="required"``)."""
+chat, streaming, structured output, a `FunctionAgent` with one tool, and a RAG query over the
+bundled documents with the local MiniLM embedding. Both wire dialects, greedy decoding.
+
+What the server constrains is checked exactly (a forced tool call's arguments, structured
+objects field by field); what went to the server is read off the wire (the tool's result, the
+retrieved passage).
+"""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
+import _local  # notebooks/ is on the path (real_env)
 import pytest
 from llama_index.core import VectorStoreIndex
 from llama_index.core.agent.workflow import FunctionAgent, ToolCallResult
 from llama_index.core.base.llms.types import ChatMessage
-from real_env import server_values
+from llama_index.core.prompts import PromptTemplate
+from local_embedding import MiniLMEmbedding
+from real_env import BOOKING_TEXT, REPEATABLE, Booking, Recorder, assert_booking, server_values
 
 from llama_index_modelslab import ModelsLab
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-sys.path.insert(0, str(NOTEBOOKS))
-
-import _local  # noqa: E402
-from local_embedding import MiniLMEmbedding  # noqa: E402
 
 pytestmark = pytest.mark.real_model
 
 MAX_TOKENS = 32
+FERRY_LINE = "the first ferry leaves Port Ailean at 07:15"
+"""The timetable line of notebooks/data/ferry.md that answers the RAG question."""
 
 
 @pytest.fixture(params=["openai", "anthropic"])
-def llm(request: pytest.FixtureRequest, llama_server: Any) -> ModelsLab:
-    """A `ModelsLab` on the local server in one dialect, with short answers."""
+def dialect(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def llm(dialect: str, llama_server: Any, recorder: Recorder) -> ModelsLab:
+    """A `ModelsLab` on the local server in one dialect, greedy, with short answers, whose
+    HTTP clients record every request body."""
     server = server_values(llama_server)
     return ModelsLab(
         model=server["model"],
         api_key=server["api_key"],
         api_base=server["base_url"],
-        dialect=request.param,
+        dialect=dialect,
         max_tokens=MAX_TOKENS,
-        temperature=0.0,
+        temperature=REPEATABLE["temperature"],
+        additional_kwargs={"seed": REPEATABLE["seed"]},
         timeout=180,
+        http_client=recorder.client,
+        async_http_client=recorder.async_client,
     )
 
 
@@ -70,6 +85,7 @@ async def test_complete(llm: ModelsLab) -> None:
 
 @pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
 async def test_stream_chat(llm: ModelsLab, sync: bool) -> None:
+    """The deltas join to the final message."""
     messages = [ChatMessage(role="user", content="Count from 1 to 5, separated by commas.")]
     if sync:
         responses = list(llm.stream_chat(messages))
@@ -80,6 +96,28 @@ async def test_stream_chat(llm: ModelsLab, sync: bool) -> None:
     final = responses[-1]
     assert final.message.content == "".join(deltas)
     _assert_usage(final.additional_kwargs)
+    if sync:  # greedy: the stream says what the same request says unstreamed
+        whole = llm.chat(messages)
+        assert whole.message.content == final.message.content
+        assert whole.additional_kwargs == final.additional_kwargs
+
+
+@pytest.mark.parametrize("mode", ["function_calling", "json_schema"])
+def test_structured_predict(llm: ModelsLab, recorder: Recorder, dialect: str, mode: str) -> None:
+    """``structured_predict``: a forced tool call (``tool_choice`` required) or a
+    ``json_schema`` format, both enforced by the server (async: notebook 04)."""
+    structured = llm.model_copy(update={"structured_output_mode": mode, "max_tokens": 64})
+    prompt = PromptTemplate("Extract the ferry booking from this message: {text}")
+    booking = structured.structured_predict(Booking, prompt, text=BOOKING_TEXT)
+    assert_booking(booking)
+    sent = recorder.bodies[0]
+    if mode == "function_calling":
+        choice = sent["tool_choice"]
+        assert choice == "required" if dialect == "openai" else choice["type"] == "any"
+    elif dialect == "openai":
+        assert sent["response_format"]["type"] == "json_schema"
+    else:
+        assert sent["tool_choice"]["type"] == "tool"
 
 
 def _ferry_fare(adults: int) -> str:
@@ -87,23 +125,27 @@ def _ferry_fare(adults: int) -> str:
     return f"{14 * adults} pounds"
 
 
-async def test_function_agent_with_one_tool(llm: ModelsLab) -> None:
+async def test_function_agent_with_one_tool(llm: ModelsLab, recorder: Recorder) -> None:
+    """The forced first step calls the tool with schema-valid arguments; its result goes back
+    to the server in the next request."""
     agent = FunctionAgent(
         tools=[_ferry_fare],
-        llm=llm.model_copy(update={"max_tokens": 64}),  # room for the whole call
+        llm=llm.model_copy(update={"max_tokens": 48}),  # room for the whole call
         system_prompt="Use the tool to answer.",
         initial_tool_choice="required",
         early_stopping_method="generate",
     )
-    handler = agent.run("What do ferry tickets cost for 3 adults?", max_iterations=3)
+    handler = agent.run("What do ferry tickets cost for 3 adults?", max_iterations=2)
     results = [e async for e in handler.stream_events() if isinstance(e, ToolCallResult)]
     output = await handler
     assert results, "the forced first step must call the tool"
     first = results[0]
     assert first.tool_name == "_ferry_fare"
-    assert set(first.tool_kwargs) == {"adults"}
+    assert first.tool_kwargs == {"adults": 3}
     assert not first.tool_output.is_error, first.tool_output.content
-    assert first.tool_output.content == _ferry_fare(**first.tool_kwargs)
+    assert first.tool_output.content == "42 pounds"
+    assert len(recorder.bodies) >= 2
+    assert "42 pounds" in recorder.text(1), "the tool's result reached the model"
     assert isinstance(output.response.content, str)
 
 
@@ -113,8 +155,13 @@ def index() -> VectorStoreIndex:
     return VectorStoreIndex.from_documents(_local.load_documents(), embed_model=MiniLMEmbedding())
 
 
-@pytest.mark.parametrize("streaming", [False, True], ids=["query", "stream"])
-def test_rag_query(llm: ModelsLab, index: VectorStoreIndex, streaming: bool) -> None:
+def test_rag_query(
+    llm: ModelsLab, recorder: Recorder, index: VectorStoreIndex, dialect: str
+) -> None:
+    """The retrieved ferry timetable is in the prompt the server got; the sources name it.
+    A plain query on /chat/completions, a streamed one on /v1/messages (notebook 03 runs both
+    kinds on /chat/completions)."""
+    streaming = dialect == "anthropic"
     engine = index.as_query_engine(llm=llm, similarity_top_k=2, streaming=streaming)
     meter = _local.UsageMeter().install()
     try:
@@ -124,4 +171,6 @@ def test_rag_query(llm: ModelsLab, index: VectorStoreIndex, streaming: bool) -> 
         meter.uninstall()
     assert text.strip()
     assert response.source_nodes[0].metadata["file_name"] == "ferry.md"
-    assert meter.calls == 1 and meter.prompt_tokens > 100
+    assert len(recorder.bodies) == 1
+    assert FERRY_LINE in recorder.text(), "the retrieved passage reached the model"
+    assert meter.calls == 1 and meter.prompt_tokens > 100 and meter.completion_tokens > 0
