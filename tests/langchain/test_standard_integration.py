@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from _support.standard import SuiteSettings
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
-from langchain_modelslab import ChatModelsLab
 from modelslab_core.testing import StandIn
 
 # A 1x1 transparent PNG.
@@ -45,12 +45,8 @@ def _local_test_image(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-class _Base(ChatModelIntegrationTests):
+class _Base(SuiteSettings, ChatModelIntegrationTests):
     dialect = "openai"
-
-    @property
-    def chat_model_class(self) -> type[ChatModelsLab]:
-        return ChatModelsLab
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
@@ -61,49 +57,12 @@ class _Base(ChatModelIntegrationTests):
         }
 
     @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
     def supports_image_inputs(self) -> bool:
         return True
 
     @property
     def supports_image_urls(self) -> bool:
         return True
-
-    @property
-    def supports_anthropic_inputs(self) -> bool:
-        return True
-
-    @property
-    def model_override_value(self) -> str:
-        return "meta-llama-llama-3.1-8b-instruct"
-
-    @property
-    def supports_pdf_inputs(self) -> bool:
-        """ModelsLab documents no file/PDF input; such blocks raise ValueError before sending."""
-        return False
-
-    @property
-    def supports_pdf_tool_message(self) -> bool:
-        """As `supports_pdf_inputs`."""
-        return False
-
-    @property
-    def supports_audio_inputs(self) -> bool:
-        """ModelsLab documents no audio input; such blocks raise ValueError before sending."""
-        return False
-
-    @property
-    def supports_video_inputs(self) -> bool:
-        """ModelsLab documents no video input."""
-        return False
-
-    @property
-    def enable_vcr_tests(self) -> bool:
-        """test_stream_time replays cassettes of a live service; ours is the stand-in."""
-        return False
 
 
 class TestChatModelsLabOpenAI(_Base):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from _support.standard import SuiteSettings
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from real_env import REPEATABLE, Recorder, chat_model, server_values
@@ -89,12 +90,8 @@ def _server(llama_server: Any, request: pytest.FixtureRequest) -> None:
         request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
 
 
-class _RealBase(ChatModelIntegrationTests):
+class _RealBase(SuiteSettings, ChatModelIntegrationTests):
     dialect = "openai"
-
-    @property
-    def chat_model_class(self) -> type[ChatModelsLab]:
-        return ChatModelsLab
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
@@ -137,10 +134,6 @@ class _RealBase(ChatModelIntegrationTests):
         return ChatModelsLab(**params)
 
     @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
     def supports_image_inputs(self) -> bool:
         """The local model reads text only."""
         return False
@@ -150,36 +143,7 @@ class _RealBase(ChatModelIntegrationTests):
         return False
 
     @property
-    def supports_anthropic_inputs(self) -> bool:
-        return True
-
-    @property
-    def model_override_value(self) -> str:
-        """llama-server serves one model whatever the name; the request must still succeed."""
-        return "meta-llama-llama-3.1-8b-instruct"
-
-    @property
-    def supports_pdf_inputs(self) -> bool:
-        return False
-
-    @property
-    def supports_pdf_tool_message(self) -> bool:
-        return False
-
-    @property
-    def supports_audio_inputs(self) -> bool:
-        return False
-
-    @property
-    def supports_video_inputs(self) -> bool:
-        return False
-
-    @property
     def supports_image_tool_message(self) -> bool:
-        return False
-
-    @property
-    def enable_vcr_tests(self) -> bool:
         return False
 
 
