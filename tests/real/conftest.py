@@ -84,3 +84,16 @@ def llama_server() -> Iterator[LocalServer]:
     finally:
         if state.get("started"):
             _script("stop", timeout=60)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the tests a real-server module names in ``SAME_REQUEST_AS`` (test name -> why
+    another test already sends the same request to the server): shown as deselected, never run."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        module = getattr(item, "module", None)
+        (dropped if item.name in getattr(module, "SAME_REQUEST_AS", {}) else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
