@@ -9,6 +9,8 @@ normalisation lives in `modelslab_core.normalize`, tool-call arguments in
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from . import _exceptions, types
 from ._accumulate import StreamAccumulator
 from ._client import AsyncModelsLabClient, ModelsLabClient
@@ -16,7 +18,6 @@ from ._config import DEFAULT_BASE_URL, AuthMode, ClientConfig, RetryPolicy
 from ._exceptions import *  # noqa: F403 - every error class (_exceptions.__all__)
 from ._limits import InFlightLimiter, LimiterStats, LocalLimiter, limiter_for
 from ._pair import ClientPair
-from ._redis_limiter import InFlightFallbackWarning, RedisLimiter
 from ._version import __version__
 from .budget import BudgetExceededError, SpendLedger, UnpricedModelError, track_spend
 from .catalog import (
@@ -30,6 +31,9 @@ from .catalog import (
 from .dialects import DialectCodec
 from .pricing import Cost, ModelPricing
 from .types import *  # noqa: F403 - every neutral type (types.__all__)
+
+if TYPE_CHECKING:
+    from ._redis_limiter import InFlightFallbackWarning, RedisLimiter
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -63,3 +67,17 @@ __all__ = [
 ]
 __all__ += _exceptions.__all__
 __all__ += types.__all__
+
+_LAZY = {"InFlightFallbackWarning": "_redis_limiter", "RedisLimiter": "_redis_limiter"}
+"""Names whose modules load on first use: the Redis limiter is for processes that configure one."""
+
+
+def __getattr__(name: str) -> Any:
+    """Load a `_LAZY` name's module when the name is first read (PEP 562)."""
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
