@@ -80,7 +80,7 @@ def _stats(vals: Iterable[float | None]) -> dict[str, float] | None:
 
 
 def _paired(a: list[float | None], b: list[float | None]) -> float | None:
-    ratios = [x / y for x, y in zip(a, b, strict=False) if x is not None and y]
+    ratios = [x / y for x, y in zip(a, b, strict=True) if x is not None and y]
     return statistics.median(ratios) if ratios else None
 
 
