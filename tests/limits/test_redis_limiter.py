@@ -278,8 +278,10 @@ def test_stress_many_processes_threads_and_tasks(
             try:
                 with limiter.slot(account, limit, timeout=rng.choice([0.05, 5])):
                     enter()
-                    time.sleep(rng.random() * 0.01)
-                    leave()
+                    try:
+                        time.sleep(rng.random() * 0.01)
+                    finally:
+                        leave()
             except QueueFullError:
                 with lock:
                     state["full"] += 1
@@ -288,8 +290,10 @@ def test_stress_many_processes_threads_and_tasks(
         async def one() -> None:
             async with limiter.slot(account, limit, timeout=5):
                 enter()
-                await asyncio.sleep(rng.random() * 0.01)
-                leave()
+                try:
+                    await asyncio.sleep(rng.random() * 0.01)
+                finally:
+                    leave()  # also when cancelled while holding the slot
 
         jobs = [asyncio.create_task(one()) for _ in range(18)]
         await asyncio.sleep(0.02)
