@@ -1,0 +1,139 @@
+"""The support matrix: the stand-in suites on the lowest and the newest allowed dependencies.
+
+- ``lowest``: Python 3.10 (the oldest we support) with every dependency of the package and of
+  its extras at the lowest version ``pyproject.toml`` allows (uv's ``lowest-direct``
+  resolution: our direct dependencies at their lower bounds, what they need at its newest).
+- ``newest``: Python 3.13 (the newest the frameworks support) with the newest versions.
+
+Both install the package's dependencies first, then the ``test`` dependency group at its
+newest versions that fit them (constrained by that first resolution), so the versions under
+test are the package's, not the test tools'. Each run resolves again (new releases show up in
+``newest`` by themselves); the lock is kept next to the venv under
+``~/.cache/modelslab-integrations/matrix/`` and the venv is synced only when it changed, so a
+run with warm caches spends its time in the tests. ``make matrix`` (part of ``make test``)
+runs both sessions; ``nox -s lowest`` runs one.
+
+Interpreters are found on PATH (``python3.10``) or under pyenv (``~/.pyenv/versions/3.10.*``);
+a missing one is an error that says so, never a skipped session.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import nox
+from nox.virtualenv import find_uv
+
+CACHE = Path(
+    os.environ.get("MODELSLAB_CACHE_DIR", Path.home() / ".cache" / "modelslab-integrations")
+)
+MATRIX = CACHE / "matrix"
+EXTRAS = ("all", "aiohttp", "redis")
+UV = find_uv()[1]
+# langchain-tests (the standard suites) needs httpx 0.28.1; the core's own httpx floor is
+# tested by ``lowest-core``.
+TEST_FLOORS = ("httpx>=0.28.1",)
+PYTEST = ("-m", "not real_model", "-p", "no:cacheprovider", "-q")
+
+os.environ.setdefault("UV_CACHE_DIR", str(CACHE / "uv"))
+os.environ.setdefault(
+    "UV_PYTHON_DOWNLOADS", "never"
+)  # the interpreters are found here, not fetched
+nox.options.default_venv_backend = "uv"
+nox.options.envdir = str(MATRIX / "venvs")
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lowest-core", "lowest", "newest"]
+nox.options.error_on_missing_interpreters = True
+
+
+def interpreter(version: str) -> str:
+    """The path of a working Python ``version`` interpreter here, or a clear error.
+
+    pyenv's versions first: its ``python3.10`` shim exists on PATH but fails unless that
+    version is selected, so each candidate is asked for its version before it is used.
+    """
+    pyenv = sorted(glob.glob(str(Path.home() / f".pyenv/versions/{version}.*/bin/python")))
+    on_path = [found] if (found := shutil.which(f"python{version}")) else []
+    ask = "import sys; print('%d.%d' % sys.version_info[:2])"
+    for path in pyenv[::-1] + on_path:
+        run = subprocess.run([path, "-c", ask], capture_output=True, text=True, check=False)
+        if run.returncode == 0 and run.stdout.strip() == version:
+            return path
+    raise SystemExit(
+        f"noxfile.py: no working Python {version} found (looked in ~/.pyenv/versions/"
+        f"{version}.* and for python{version} on PATH): install Python {version} to run the matrix"
+    )
+
+
+def _compile(session: nox.Session, out: Path, *args: str) -> None:
+    """``uv pip compile`` for this session's interpreter, quietly, into ``out``."""
+    python = str(Path(session.virtualenv.location) / "bin" / "python")
+    session.run(
+        UV, "pip", "compile", "-q", "--python", python, "--no-header", "-o", str(out), *args,
+        external=True, silent=True,
+    )  # fmt: skip
+
+
+def install(
+    session: nox.Session,
+    resolution: str,
+    extras: tuple[str, ...],
+    group: str,
+    floors: tuple[str, ...] = (),
+) -> None:
+    """Resolve the package with ``extras`` (``resolution``; ``floors`` are constraints the test
+    tools impose), then ``group`` on top at its newest that fits; sync the venv when that lock
+    changed."""
+    work = MATRIX / session.name
+    work.mkdir(parents=True, exist_ok=True)
+    package, lock, floor = work / "package.txt", work / "lock.txt", work / "floors.txt"
+    floor.write_text("".join(f"{line}\n" for line in floors))
+    wanted = [f"--extra={extra}" for extra in extras]
+    _compile(
+        session, package, "pyproject.toml", *wanted, f"--resolution={resolution}", "-c", str(floor)
+    )
+    _compile(session, lock, str(package), f"--group=pyproject.toml:{group}", "-c", str(package))
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    stamp = Path(session.virtualenv.location) / ".matrix-lock"
+    if not stamp.exists() or stamp.read_text() != digest:
+        session.run(UV, "pip", "sync", "-q", str(lock), external=True)
+        session.run(UV, "pip", "install", "-q", "--no-deps", "-e", ".", external=True)
+        stamp.write_text(digest)
+    session.run("python", "scripts/versions.py")
+
+
+@nox.session(python=interpreter("3.10"))
+def lowest(session: nox.Session) -> None:
+    """The stand-in suites on Python 3.10 with the lowest allowed dependencies of the package
+    and every extra."""
+    install(session, "lowest-direct", EXTRAS, "test", TEST_FLOORS)
+    session.run("python", "-m", "pytest", *PYTEST, *session.posargs)
+
+
+@nox.session(name="lowest-core", python=interpreter("3.10"))
+def lowest_core(session: nox.Session) -> None:
+    """The core's suite on Python 3.10 with the core alone at its lowest dependencies (no
+    extra: the frameworks would raise pydantic and httpx above the core's own bounds)."""
+    install(session, "lowest-direct", ("aiohttp", "redis"), "test-core")
+    session.run("python", "-W", "error", "-c", "import modelslab_core, modelslab_core.testing")
+    session.run("python", "-m", "pytest", *PYTEST, *(session.posargs or ["tests/core"]))
+
+
+@nox.session(name="lowest-langchain", python=interpreter("3.10"))
+def lowest_langchain(session: nox.Session) -> None:
+    """The LangChain suite on Python 3.10 with the ``langchain`` extra alone at its lowest
+    (llama-index-core would raise pydantic to 2.11.5, above the LangChain extra's floor)."""
+    install(session, "lowest-direct", ("langchain",), "test", TEST_FLOORS)
+    session.run("python", "-m", "pytest", *PYTEST, *(session.posargs or ["tests/langchain"]))
+
+
+@nox.session(python=interpreter("3.13"))
+def newest(session: nox.Session) -> None:
+    """The stand-in suites on Python 3.13 with the newest dependencies."""
+    install(session, "highest", EXTRAS, "test")
+    session.run("python", "-m", "pytest", *PYTEST, *session.posargs)
