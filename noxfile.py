@@ -1,20 +1,30 @@
 """The support matrix: the stand-in suites on the lowest and the newest allowed dependencies.
 
-- ``lowest``: Python 3.10 (the oldest we support) with every dependency of the package and of
-  its extras at the lowest version ``pyproject.toml`` allows (uv's ``lowest-direct``
-  resolution: our direct dependencies at their lower bounds, what they need at its newest).
-- ``newest``: Python 3.13 (the newest the frameworks support) with the newest versions.
+Python 3.10 (the oldest we support), uv's ``lowest-direct`` resolution (our direct
+dependencies at their lower bounds, what they need at its newest that fits):
 
-Both install the package's dependencies first, then the ``test`` dependency group at its
-newest versions that fit them (constrained by that first resolution), so the versions under
-test are the package's, not the test tools'. Each run resolves again (new releases show up in
-``newest`` by themselves); the lock is kept next to the venv under
-``~/.cache/modelslab-integrations/matrix/`` and the venv is synced only when it changed, so a
-run with warm caches spends its time in the tests. ``make matrix`` (part of ``make test``)
-runs both sessions; ``nox -s lowest`` runs one.
+- ``lowest-core``: the core with ``[aiohttp,redis]`` (httpx, pydantic, httpx-aiohttp, redis at
+  their floors), ``tests/core``; importing the core must raise no warning.
+- ``lowest-langchain``: the ``[langchain]`` extra alone (llama-index-core would lift pydantic
+  above the LangChain floor), ``tests/langchain``.
+- ``lowest``: every extra together, every other stand-in suite.
 
-Interpreters are found on PATH (``python3.10``) or under pyenv (``~/.pyenv/versions/3.10.*``);
-a missing one is an error that says so, never a skipped session.
+Python 3.13 (the newest the frameworks support), newest versions:
+
+- ``newest``: every extra, every stand-in suite.
+
+Each session resolves the package first, then a test dependency group on top at its newest
+that fits (constrained by the first resolution), so the versions under test are the
+package's, not the test tools'; ``TEST_FLOORS`` are the only floors the test tools impose.
+The lock is kept under ``~/.cache/modelslab-integrations/matrix/<checkout>/<session>/``, keyed by
+``pyproject.toml``, the session's choices and the day (a new day resolves again, so new releases
+reach ``newest`` by themselves; a warm run needs no network), and the venv
+(``matrix/<checkout>/venvs/<session>``) is synced only when the lock changed, so a run with warm caches
+spends its time in the tests. ``make matrix`` (part of ``make test``) runs every session;
+``.venv/bin/nox -s lowest`` one, and arguments after ``--`` go to pytest.
+
+Interpreters come from pyenv (``~/.pyenv/versions/3.10.*``) or PATH (``python3.10``), each
+asked for its version; a missing one is an error that says so, never a skipped session.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import nox
@@ -32,13 +43,30 @@ from nox.virtualenv import find_uv
 CACHE = Path(
     os.environ.get("MODELSLAB_CACHE_DIR", Path.home() / ".cache" / "modelslab-integrations")
 )
-MATRIX = CACHE / "matrix"
+ROOT = Path(__file__).resolve().parent
+# One matrix per checkout: its venvs hold this checkout as an editable install.
+MATRIX = CACHE / "matrix" / hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
 EXTRAS = ("all", "aiohttp", "redis")
 UV = find_uv()[1]
 # langchain-tests (the standard suites) needs httpx 0.28.1; the core's own httpx floor is
 # tested by ``lowest-core``.
 TEST_FLOORS = ("httpx>=0.28.1",)
-PYTEST = ("-m", "not real_model", "-p", "no:cacheprovider", "-q")
+# The slowest stress tests and worked examples (processes, thousands of requests, a notebook
+# script; 20-40 s each) run in the full suite on the default Python, not here: they exercise
+# our own concurrency, not the dependencies' APIs, and the matrix must fit CI's time.
+SLOW = (
+    "tests/limits/test_example.py",
+    "tests/test_cost_example.py",
+    "tests/reliability/test_load.py::test_2000_async_requests_at_concurrency_100_leak_nothing",
+    "tests/reliability/test_secrets.py::test_process_pool_runs_every_layer",
+    "tests/limits/test_lease_scripts.py::test_lease_scripts_match_the_model",
+    "tests/limits/test_shared_limit.py::test_four_processes_share_one_account_limit",
+    "tests/limits/test_redis_limiter.py::test_stress_many_processes_threads_and_tasks",
+)
+PYTEST = (
+    "-m", "not real_model", "-p", "no:cacheprovider", "-q", "-n", "2",
+    *(f"--deselect={test}" for test in SLOW),
+)  # fmt: skip
 
 os.environ.setdefault("UV_CACHE_DIR", str(CACHE / "uv"))
 os.environ.setdefault(
@@ -47,7 +75,7 @@ os.environ.setdefault(
 nox.options.default_venv_backend = "uv"
 nox.options.envdir = str(MATRIX / "venvs")
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lowest-core", "lowest", "newest"]
+nox.options.sessions = ["lowest-core", "lowest-langchain", "lowest", "newest"]
 nox.options.error_on_missing_interpreters = True
 
 
@@ -92,12 +120,23 @@ def install(
     work = MATRIX / session.name
     work.mkdir(parents=True, exist_ok=True)
     package, lock, floor = work / "package.txt", work / "lock.txt", work / "floors.txt"
-    floor.write_text("".join(f"{line}\n" for line in floors))
-    wanted = [f"--extra={extra}" for extra in extras]
-    _compile(
-        session, package, "pyproject.toml", *wanted, f"--resolution={resolution}", "-c", str(floor)
-    )
-    _compile(session, lock, str(package), f"--group=pyproject.toml:{group}", "-c", str(package))
+    asked = "\n".join([(ROOT / "pyproject.toml").read_text(), resolution, group, *extras, *floors])
+    key = hashlib.sha256(f"{asked}\n{date.today()}".encode()).hexdigest()  # a day: resolve again
+    keyfile = work / "lock.key"
+    if not lock.exists() or not keyfile.exists() or keyfile.read_text() != key:
+        floor.write_text("".join(f"{line}\n" for line in floors))
+        wanted = [f"--extra={extra}" for extra in extras]
+        _compile(
+            session,
+            package,
+            "pyproject.toml",
+            *wanted,
+            f"--resolution={resolution}",
+            "-c",
+            str(floor),
+        )
+        _compile(session, lock, str(package), f"--group=pyproject.toml:{group}", "-c", str(package))
+        keyfile.write_text(key)
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()
     stamp = Path(session.virtualenv.location) / ".matrix-lock"
     if not stamp.exists() or stamp.read_text() != digest:
@@ -109,10 +148,11 @@ def install(
 
 @nox.session(python=interpreter("3.10"))
 def lowest(session: nox.Session) -> None:
-    """The stand-in suites on Python 3.10 with the lowest allowed dependencies of the package
-    and every extra."""
+    """The stand-in suites the two sessions above leave out, on Python 3.10 with the lowest
+    allowed dependencies of the package and every extra together."""
     install(session, "lowest-direct", EXTRAS, "test", TEST_FLOORS)
-    session.run("python", "-m", "pytest", *PYTEST, *session.posargs)
+    others = ["tests", "--ignore=tests/core", "--ignore=tests/langchain"]
+    session.run("python", "-m", "pytest", *PYTEST, *(session.posargs or others))
 
 
 @nox.session(name="lowest-core", python=interpreter("3.10"))
