@@ -177,7 +177,11 @@ class ModelsLab(StructuredOutputLLM):
         What llama-index-core's own `LLM.to_payload` gives (from 0.14.23 on: class name and
         metadata) plus the dialect, built here so that older cores get the same payload.
         """
-        return {"class_name": self.class_name(), **self.metadata.model_dump(), "dialect": self.dialect}
+        return {
+            "class_name": self.class_name(),
+            **self.metadata.model_dump(),
+            "dialect": self.dialect,
+        }
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without HTTP clients: injected ones are dropped, ours are rebuilt on use.
