@@ -62,6 +62,9 @@ SLOW = (
     "tests/limits/test_lease_scripts.py::test_lease_scripts_match_the_model",
     "tests/limits/test_shared_limit.py::test_four_processes_share_one_account_limit",
     "tests/limits/test_redis_limiter.py::test_stress_many_processes_threads_and_tasks",
+    # A wall-clock bound (0.15 s timeouts, 1.65 s allowed): twice over it (1.70 s, 1.94 s) on
+    # two workers beside the real-model tests of another checkout; the full suite keeps it.
+    "tests/reliability/test_fault_matrix.py::test_stall_after_output_is_a_timeout_not_a_replay",
 )
 PYTEST = (
     "-m", "not real_model", "-p", "no:cacheprovider", "-q", "-n", "2",
