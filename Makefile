@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 export PIP_NO_WARN_SCRIPT_LOCATION := 1
 
-.PHONY: demo test lint typecheck unit real-server redis-server llama-server llama-stop standin bench bench-limiter clean venv
+.PHONY: demo test matrix lint typecheck unit real-server redis-server llama-server llama-stop standin bench bench-limiter clean venv
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing the package with its dev group"
@@ -24,9 +24,16 @@ venv: $(STAMP)
 demo: $(STAMP) real-server
 	@$(BIN)/python scripts/demo.py
 
-## All tests: lint, types, the stand-in suites, the real-model tests and the notebooks.
-test: $(STAMP) lint typecheck real-server redis-server
+## All tests: lint, types, the support matrix, the stand-in suites, the real-model tests and the
+## notebooks.
+test: $(STAMP) lint typecheck redis-server matrix real-server
 	@$(BIN)/python -m pytest
+
+## The support matrix (noxfile.py, uv venvs): the stand-in suites on the lowest allowed
+## dependencies (Python 3.10) and on the newest (Python 3.13). Venvs, locks and uv's cache live
+## in ~/.cache/modelslab-integrations/matrix/ and are synced only when the versions change.
+matrix: $(STAMP) redis-server
+	@$(BIN)/nox --non-interactive
 
 ## Build llama.cpp's llama-server (once per machine, cached) and assemble the model.
 real-server:

@@ -78,8 +78,9 @@ def _skip_when_unobserved(f: Callable[..., Any], decorate: Callable[..., Any]) -
         async def acall(self: Any, *args: Any, **kwargs: Any) -> Any:
             if is_observed(self):
                 return await observed(self, *args, **kwargs)
-            if self.rate_limiter is not None:
-                await self.rate_limiter.async_acquire()
+            limiter = getattr(self, "rate_limiter", None)  # llama-index-core >= 0.14.16
+            if limiter is not None:
+                await limiter.async_acquire()
             return await f(self, *args, **kwargs)
 
         return _like(acall, f, signature)
@@ -87,8 +88,9 @@ def _skip_when_unobserved(f: Callable[..., Any], decorate: Callable[..., Any]) -
     def call(self: Any, *args: Any, **kwargs: Any) -> Any:
         if is_observed(self):
             return observed(self, *args, **kwargs)
-        if self.rate_limiter is not None:
-            self.rate_limiter.acquire()
+        limiter = getattr(self, "rate_limiter", None)
+        if limiter is not None:
+            limiter.acquire()
         return f(self, *args, **kwargs)
 
     return _like(call, f, signature)

@@ -172,8 +172,16 @@ class ModelsLab(StructuredOutputLLM):
         return llm_metadata(self)
 
     def to_payload(self) -> dict[str, Any]:
-        """Non-sensitive description for instrumentation (no key, no headers)."""
-        return {**super().to_payload(), "dialect": self.dialect}
+        """Non-sensitive description for instrumentation (no key, no headers).
+
+        What llama-index-core's own `LLM.to_payload` gives (from 0.14.23 on: class name and
+        metadata) plus the dialect, built here so that older cores get the same payload.
+        """
+        return {
+            "class_name": self.class_name(),
+            **self.metadata.model_dump(),
+            "dialect": self.dialect,
+        }
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without HTTP clients: injected ones are dropped, ours are rebuilt on use.

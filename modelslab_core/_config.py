@@ -51,8 +51,12 @@ class ClientConfig(BaseModel):
     """Everything a client needs. Pickles; the API key is a `SecretStr` and never printed."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, arbitrary_types_allowed=True, hide_input_in_errors=True
-    )  # errors never echo what was given: a Redis URL may carry a password
+        extra="forbid",
+        frozen=True,
+        arbitrary_types_allowed=True,
+        hide_input_in_errors=True,  # errors never echo what was given: a Redis URL may carry a password
+        protected_namespaces=(),  # `model_field` is ours; pydantic < 2.10 would warn about "model_"
+    )
 
     api_key: SecretStr | None = None
     base_url: str = DEFAULT_BASE_URL

@@ -177,7 +177,7 @@ class Handler(BaseHTTPRequestHandler):
             parsed = None
         headers = {k.lower(): v for k, v in self.headers.items()}
         record = RecordedRequest(self.command, self.path, headers, parsed, raw)
-        admitted, seq, step = self.standin._admit(record)
+        admitted, seq, step, self._epoch = self.standin._admit(record)
         self._counted = True
         try:
             if admitted:
@@ -196,7 +196,7 @@ class Handler(BaseHTTPRequestHandler):
         its next request at once must not find this one still counted)."""
         if self._counted:
             self._counted = False
-            self.standin._release()
+            self.standin._release(self._epoch)
 
     # -- dispatch --------------------------------------------------------------------------
     def _reject(self) -> None:

@@ -77,6 +77,7 @@ class StandIn:
         self._thread: threading.Thread | None = None
         self._live: set[socket.socket] = set()
         self.in_flight = 0
+        self._epoch = 0  # bumped by every reset: what earlier requests do no longer counts
         self._clear()
 
     def __repr__(self) -> str:
@@ -86,7 +87,9 @@ class StandIn:
         """Forget queue, records and counters."""
         self._queue: collections.deque[Fault | Reply] = collections.deque()
         self._requests: list[RecordedRequest] = []
-        self.max_in_flight_seen = self.in_flight
+        self._epoch += 1
+        self._counted = 0  # in flight and admitted since the last reset (what the cap sees)
+        self.max_in_flight_seen = 0
         self.rejected = 0
         self.connections_opened = 0
         self._seq = 0
@@ -177,7 +180,9 @@ class StandIn:
     def reset(self) -> None:
         """Clear queue, records and counters; restore the constructor's settings.
 
-        ``in_flight`` is a live gauge and is kept (requests of an earlier test may still run).
+        ``in_flight`` is a live gauge and is kept (requests of an earlier test may still run),
+        but from here on those requests count nowhere else: not in ``max_in_flight_seen``, not
+        against ``max_in_flight``, not in the records, even if they end only later.
         """
         with self._lock:
             self._clear()
@@ -194,23 +199,27 @@ class StandIn:
         with self._lock:
             self._live.discard(conn)
 
-    def _admit(self, record: RecordedRequest) -> tuple[bool, int, Fault | Reply | None]:
-        """Record a request, count it in flight; (admitted, seq, scripted step)."""
+    def _admit(self, record: RecordedRequest) -> tuple[bool, int, Fault | Reply | None, int]:
+        """Record a request, count it in flight; (admitted, seq, scripted step, epoch)."""
         with self._lock:
             self._requests.append(record)
             self.in_flight += 1
-            self.max_in_flight_seen = max(self.max_in_flight_seen, self.in_flight)
+            self._counted += 1
+            self.max_in_flight_seen = max(self.max_in_flight_seen, self._counted)
             self._seq += 1
             cap = self.max_in_flight
-            if cap is not None and self.in_flight > cap:
+            if cap is not None and self._counted > cap:
                 self.rejected += 1
-                return False, self._seq, None
+                return False, self._seq, None, self._epoch
             step = self._queue.popleft() if self._queue else None
-            return True, self._seq, step
+            return True, self._seq, step, self._epoch
 
-    def _release(self) -> None:
+    def _release(self, epoch: int) -> None:
+        """A request admitted in ``epoch`` leaves the in-flight count."""
         with self._lock:
             self.in_flight -= 1
+            if epoch == self._epoch:
+                self._counted -= 1
 
     def _sleep(self, seconds: float) -> None:
         """Sleep, but wake up at once when the server stops."""

@@ -835,6 +835,29 @@ def test_recording_and_reset(http: httpx.Client, standin: StandIn) -> None:
     assert standin.connections_opened == 0 and standin.max_in_flight_seen == 0
 
 
+def test_reset_forgets_requests_still_running(standin: StandIn) -> None:
+    """A request of an earlier test that is still being answered counts nowhere after a reset:
+    not in ``max_in_flight_seen``, not against the cap; ``in_flight`` still shows it."""
+    standin.enqueue(Fault.stall(1.0))
+    headers = {"Authorization": f"Bearer {standin.api_key}"}
+    with (
+        httpx.Client(base_url=standin.base_url, headers=headers, timeout=5) as old,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        running = pool.submit(old.post, "/chat/completions", json=chat())
+        deadline = time.monotonic() + 3
+        while standin.in_flight == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        standin.reset()
+        assert standin.in_flight == 1 and standin.max_in_flight_seen == 0
+        standin.max_in_flight = 1
+        with httpx.Client(base_url=standin.base_url, headers=headers, timeout=5) as new:
+            assert new.post("/chat/completions", json=chat()).status_code == 200
+        assert standin.max_in_flight_seen == 1 and standin.rejected == 0
+        assert running.result().status_code == 200
+    assert standin.in_flight == 0 and len(standin.requests) == 1
+
+
 def test_start_stop_is_quick_even_with_a_stalled_request() -> None:
     srv = StandIn(api_key="k").start()
     srv.enqueue(Fault.stall(30))

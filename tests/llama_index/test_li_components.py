@@ -1,5 +1,5 @@
 """`ModelsLab` as a LlamaIndex component: no key in any serialized form, pickling,
-`TokenCountingHandler`, instrumentation events, rate limiter, and the import guard."""
+`TokenCountingHandler`, instrumentation events and the import guard."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from llama_index.core.callbacks.base_handler import BaseCallbackHandler
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
-from llama_index.core.rate_limiter import BaseRateLimiter
 from pydantic import Field
 
 from llama_index_modelslab import ModelsLab
@@ -57,18 +56,6 @@ class _Payloads(BaseCallbackHandler):
 
     def end_trace(self, trace_id: str | None = None, trace_map: Any = None) -> None:
         return None
-
-
-class _CountingLimiter(BaseRateLimiter):
-    """A rate limiter that only counts acquisitions."""
-
-    count: int = 0
-
-    def acquire(self, num_tokens: int = 1) -> None:
-        self.count += 1
-
-    async def async_acquire(self, num_tokens: int = 1) -> None:
-        self.count += 1
 
 
 def test_key_is_in_no_serialized_form(make_llm: Callable[..., ModelsLab]) -> None:
@@ -157,17 +144,6 @@ async def test_token_counting_handler_counts_server_usage(
     assert [c.prompt_token_count for c in counts] == [101, 202, 303, 404]
     assert [c.completion_token_count for c in counts] == [11, 22, 33, 44]
     assert counter.total_llm_token_count == 1010 + 110
-
-
-async def test_rate_limiter_is_used(
-    make_llm: Callable[..., ModelsLab], standin: StandIn, sync: bool
-) -> None:
-    limiter = _CountingLimiter()
-    llm = make_llm(rate_limiter=limiter)
-    await chat(llm, sync, [ChatMessage(role="user", content="hi")])
-    await stream_chat(llm, sync, [ChatMessage(role="user", content="hi")])
-    await complete(llm, sync, "hi")
-    assert limiter.count == 3
 
 
 def test_import_names_the_extra_when_llama_index_is_missing() -> None:
