@@ -114,6 +114,11 @@ def _usage_is(field: str, default: Any) -> dict[str, Check]:
     }
 
 
+def _usage_unset(field: str) -> dict[str, Check]:
+    """An optional details object: present, null or missing, ``field`` stays unset."""
+    return dict.fromkeys(("dict", "null", "missing"), lambda r, v: getattr(r.usage, field) is None)
+
+
 def _opt_str(attr: str, empty: Any = None) -> dict[str, Check]:
     return {
         "str": lambda r, v: getattr(r, attr) == v,
@@ -203,23 +208,9 @@ OPENAI_ROWS = [
             "missing": lambda r, v: r.usage.total_tokens == 5,
         },
     ),
-    Row(
-        "usage.prompt_tokens_details",
-        {
-            "dict": lambda r, v: r.usage.cache_read_tokens is None,
-            "null": lambda r, v: r.usage.cache_read_tokens is None,
-            "missing": lambda r, v: r.usage.cache_read_tokens is None,
-        },
-    ),
+    Row("usage.prompt_tokens_details", _usage_unset("cache_read_tokens")),
     Row("usage.prompt_tokens_details.cached_tokens", _usage_is("cache_read_tokens", None)),
-    Row(
-        "usage.completion_tokens_details",
-        {
-            "dict": lambda r, v: r.usage.reasoning_tokens is None,
-            "null": lambda r, v: r.usage.reasoning_tokens is None,
-            "missing": lambda r, v: r.usage.reasoning_tokens is None,
-        },
-    ),
+    Row("usage.completion_tokens_details", _usage_unset("reasoning_tokens")),
     Row("usage.completion_tokens_details.reasoning_tokens", _usage_is("reasoning_tokens", None)),
 ]
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from _support import WEATHER_TOOL
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, AIMessageChunk
@@ -34,18 +35,7 @@ from modelslab_core.testing import Reply, StandIn
 from modelslab_core.types import StreamDelta, ToolCallChunk
 
 MakeModel = Callable[..., ChatModelsLab]
-TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather of a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
+TOOL = WEATHER_TOOL
 
 _json = st.recursive(
     st.none()
