@@ -7,14 +7,13 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from _support.pricing import SEED_PRICE
 from hypothesis import given
 from hypothesis import strategies as st
 
 from modelslab_core.budget import BudgetExceededError
 from modelslab_core.pricing import Cost, ModelPricing, cost_of, usd
 from modelslab_core.types import Usage
-
-SEED_PRICE = ModelPricing.per_million("0.051", "0.34")
 
 
 def test_per_million_is_exact() -> None:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from _support.pricing import SEED_PRICE
 
 from modelslab_core import (
     AsyncModelsLabClient,
@@ -34,7 +35,6 @@ from modelslab_core.testing import Fault, StandIn
 
 SEED = "meta-llama-llama-3.2-3b-instruct"
 OTHER = "qwen-qwen2.5-7b-instruct"
-SEED_PRICE = ModelPricing.per_million("0.051", "0.34")
 
 
 def request(text: str = "say one two three", model: str = SEED, **fields: Any) -> ChatRequest:

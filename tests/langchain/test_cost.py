@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from _support.pricing import ONE, OTHER, PROMPT, SEED_PRICE
 from langchain.agents import create_agent
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.load import dumps, loads
@@ -28,10 +29,6 @@ from modelslab_core.testing import StandIn
 from modelslab_core.types import Usage
 
 MakeModel = Callable[..., ChatModelsLab]
-SEED_PRICE = ModelPricing.per_million("0.051", "0.34")
-OTHER = "qwen-qwen2.5-7b-instruct"
-PROMPT = "say one two three"
-ONE = Decimal("0.000001224")  # PROMPT's cost: 4 words in, 3 out, at $0.051 / $0.34 per 1M
 
 
 def expected(message: BaseMessage, pricing: ModelPricing = SEED_PRICE) -> Cost:

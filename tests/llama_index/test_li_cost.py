@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _support.pricing import ONE, OTHER, PROMPT, SEED_PRICE
 from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, CompletionResponse
 from llama_index.core.constants import DEFAULT_NUM_OUTPUTS
@@ -31,10 +32,6 @@ from modelslab_core.testing import StandIn
 from modelslab_core.types import Usage
 
 MakeLLM = Callable[..., ModelsLab]
-SEED_PRICE = ModelPricing.per_million("0.051", "0.34")
-OTHER = "qwen-qwen2.5-7b-instruct"
-PROMPT = "say one two three"
-ONE = Decimal("0.000001224")  # PROMPT's cost: 4 words in, 3 out, at $0.051 / $0.34 per 1M
 
 
 def user(text: str = PROMPT) -> list[ChatMessage]:
