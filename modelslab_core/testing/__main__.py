@@ -39,14 +39,16 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
     )
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    # Both signals only set the event: a KeyboardInterrupt raised between start() and the
+    # try block (a busy machine delays the main thread) would skip stop(), and the server's
+    # thread would keep the process alive.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
     srv.start()
-    print(srv.base_url, flush=True)
     try:
+        print(srv.base_url, flush=True)
         while not done.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         srv.stop()
 
