@@ -5,16 +5,27 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+CACHE  ?= $(HOME)/.cache/modelslab-integrations
+# uv installs the locked environment (uv.lock); it is itself pinned and cached per version.
+UV_VERSION := 0.13.9
+UV     := $(CACHE)/uv-$(UV_VERSION)/bin/uv
+export UV_CACHE_DIR ?= $(CACHE)/uv
+export UV_PYTHON_DOWNLOADS := never
 export PIP_NO_WARN_SCRIPT_LOCATION := 1
 
-.PHONY: demo test matrix lint typecheck unit real-server redis-server llama-server llama-stop standin bench bench-limiter clean venv
+.PHONY: demo test matrix newest lock upgrade lint typecheck unit real-server redis-server llama-server llama-stop standin bench bench-limiter clean venv
 
-$(STAMP): pyproject.toml
-	@echo "==> creating $(VENV) and installing the package with its dev group"
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(PIP) install -U "pip>=25.1" 2>&1 | grep -v "^WARNING: Location" || true
-	@$(PIP) install -e ".[all,aiohttp]" --group dev 2>&1 | grep -v "^WARNING: Location" || true
+$(UV):
+	@echo "==> installing uv $(UV_VERSION) into $(CACHE)/uv-$(UV_VERSION)"
+	@rm -rf $(CACHE)/uv-$(UV_VERSION) && $(PYTHON) -m venv $(CACHE)/uv-$(UV_VERSION)
+	@$(CACHE)/uv-$(UV_VERSION)/bin/python -m pip --disable-pip-version-check -q install "uv==$(UV_VERSION)" 2>&1 | grep -v "^WARNING: Location" || true
+	@test -x $(UV)
+
+## The development environment is exactly uv.lock (every extra, the dev group): a fresh clone
+## tests what the last green run tested. `make upgrade` moves the lock.
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	@echo "==> syncing $(VENV) with uv.lock"
+	@$(UV) sync --locked --extra all --python $(PYTHON) -q
 	@$(BIN)/python -c "import langchain_modelslab, llama_index_modelslab, langchain_tests, hypothesis"
 	@touch $(STAMP)
 
@@ -30,10 +41,27 @@ test: $(STAMP) lint typecheck redis-server matrix real-server
 	@$(BIN)/python -m pytest
 
 ## The support matrix (noxfile.py, uv venvs): the stand-in suites on the lowest allowed
-## dependencies (Python 3.10) and on the newest (Python 3.13). Venvs, locks and uv's cache live
-## in ~/.cache/modelslab-integrations/matrix/ and are synced only when the versions change.
+## dependencies (Python 3.10, locks/) and on uv.lock's (Python 3.13). Venvs and uv's cache live
+## in ~/.cache/modelslab-integrations/matrix/ and are synced only when a lock changes.
 matrix: $(STAMP) redis-server
 	@$(BIN)/nox --non-interactive
+
+## For upgrades: the stand-in suites on the newest versions released today (not locked).
+newest: $(STAMP) redis-server
+	@$(BIN)/nox --non-interactive -s newest
+
+## Re-resolve after a dependency change in pyproject.toml, keeping every pin that still fits.
+lock: | $(UV)
+	@$(UV) lock --python $(PYTHON)
+	@$(MAKE) --no-print-directory $(STAMP)
+	@$(BIN)/nox --non-interactive -s lock
+
+## Move every lock to the newest versions that fit, then run all the suites on them.
+upgrade: | $(UV)
+	@$(UV) lock --upgrade --python $(PYTHON)
+	@$(MAKE) --no-print-directory $(STAMP)
+	@$(BIN)/nox --non-interactive -s lock -- --upgrade
+	@$(MAKE) --no-print-directory test
 
 ## Build llama.cpp's llama-server (once per machine, cached) and assemble the model.
 real-server:

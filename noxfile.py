@@ -1,43 +1,47 @@
-"""The support matrix: the stand-in suites on the lowest and the newest allowed dependencies.
+"""The support matrix: the stand-in suites on the lowest allowed and on the locked dependencies.
 
-Python 3.10 (the oldest we support), uv's ``lowest-direct`` resolution (our direct
-dependencies at their lower bounds, what they need at its newest that fits):
+Every session installs from a committed lock, so a fresh clone tests exactly what the last
+green run tested (``make matrix``, part of ``make test``):
 
-- ``lowest-core``: the core with ``[aiohttp,redis]`` (httpx, pydantic, httpx-aiohttp, redis at
-  their floors), ``tests/core``; importing the core must raise no warning.
-- ``lowest-langchain``: the ``[langchain]`` extra alone (llama-index-core would lift pydantic
-  above the LangChain floor), ``tests/langchain``.
-- ``lowest``: every extra together, every other stand-in suite.
+- ``lowest-core`` (Python 3.10): the core with ``[aiohttp,redis]`` at their floors (uv's
+  ``lowest-direct``: our direct dependencies at their lower bounds), ``tests/core``; importing
+  the core must raise no warning.
+- ``lowest-langchain`` (3.10): the ``[langchain]`` extra alone (llama-index-core would lift
+  pydantic above the LangChain floor), ``tests/langchain``.
+- ``lowest`` (3.10): every extra together, every other stand-in suite.
+- ``locked`` (3.13, the newest Python the frameworks support): ``uv.lock`` (the versions the
+  main ``.venv`` has), every stand-in suite.
 
-Python 3.13 (the newest the frameworks support), newest versions:
+The three lowest sessions' locks are ``locks/<session>.txt``: the package resolved first, then
+a test dependency group on top (constrained by the first resolution), so the versions under
+test are the package's, not the test tools'; ``TEST_FLOORS`` are the only floors the test tools
+impose. Each lock's first line is a key of what it was resolved from (the dependencies in
+``pyproject.toml`` and the session's choices): a stale lock is an error that says to run
+``make lock``, never a silent resolve.
 
-- ``newest``: every extra, every stand-in suite.
+Not in the default run: ``newest`` (3.13), every extra resolved at its newest today, for
+upgrades (``make newest``); ``lock`` re-resolves the lowest locks, keeping their pins where they
+still fit (``--upgrade`` in the posargs takes the newest transitive versions). ``make upgrade``
+runs both lock steps with upgrades, then the suites.
 
-Each session resolves the package first, then a test dependency group on top at its newest
-that fits (constrained by the first resolution), so the versions under test are the
-package's, not the test tools'; ``TEST_FLOORS`` are the only floors the test tools impose.
-The lock is kept under ``~/.cache/modelslab-integrations/matrix/<checkout>/<session>/``, keyed by
-``pyproject.toml``, the session's choices and the day (a new day resolves again, so new releases
-reach ``newest`` by themselves; a warm run needs no network), and the venv
-(``matrix/<checkout>/venvs/<session>``) is synced only when the lock changed, so a run with warm caches
-spends its time in the tests. ``make matrix`` (part of ``make test``) runs every session;
-``.venv/bin/nox -s lowest`` one, and arguments after ``--`` go to pytest.
-
-Interpreters come from pyenv (``~/.pyenv/versions/3.10.*``) or PATH (``python3.10``), each
-asked for its version; a missing one is an error that says so, never a skipped session.
+Venvs and uv's cache live in ``~/.cache/modelslab-integrations/matrix/`` and a venv is synced
+only when its lock changed. Interpreters come from pyenv (``~/.pyenv/versions/3.10.*``) or PATH
+(``python3.10``), each asked for its version; a missing one is an error that says so, never a
+skipped session.
 """
 
 from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import os
 import shutil
 import subprocess
-from datetime import date
 from pathlib import Path
 
 import nox
+import tomllib
 from nox.virtualenv import find_uv
 
 CACHE = Path(
@@ -66,10 +70,15 @@ SLOW = (
     # two workers beside the real-model tests of another checkout; the full suite keeps it.
     "tests/reliability/test_fault_matrix.py::test_stall_after_output_is_a_timeout_not_a_replay",
 )
-PYTEST = (
-    "-m", "not real_model", "-p", "no:cacheprovider", "-q", "-n", "2",
-    *(f"--deselect={test}" for test in SLOW),
-)  # fmt: skip
+PYTEST = ("-m", "not real_model", "-p", "no:cacheprovider", "-q", "-n", "2")
+PYTEST += tuple(f"--deselect={test}" for test in SLOW)
+LOCKS = ROOT / "locks"
+# The lowest sessions: name -> (extras, test dependency group, floors of the test tools).
+LOWEST: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
+    "lowest-core": (("aiohttp", "redis"), "test-core", ()),
+    "lowest-langchain": (("langchain",), "test", TEST_FLOORS),
+    "lowest": (EXTRAS, "test", TEST_FLOORS),
+}
 
 os.environ.setdefault("UV_CACHE_DIR", str(CACHE / "uv"))
 os.environ.setdefault(
@@ -78,7 +87,7 @@ os.environ.setdefault(
 nox.options.default_venv_backend = "uv"
 nox.options.envdir = str(MATRIX / "venvs")
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lowest-core", "lowest-langchain", "lowest", "newest"]
+nox.options.sessions = ["lowest-core", "lowest-langchain", "lowest", "locked"]
 nox.options.error_on_missing_interpreters = True
 
 
@@ -101,59 +110,95 @@ def interpreter(version: str) -> str:
     )
 
 
-def _compile(session: nox.Session, out: Path, *args: str) -> None:
-    """``uv pip compile`` for this session's interpreter, quietly, into ``out``."""
-    python = str(Path(session.virtualenv.location) / "bin" / "python")
-    session.run(
-        UV, "pip", "compile", "-q", "--python", python, "--no-header", "-o", str(out), *args,
-        external=True, silent=True,
-    )  # fmt: skip
+def _uv(session: nox.Session, *args: str) -> None:
+    """Run uv quietly (its output only when it fails)."""
+    session.run(UV, *args, external=True, silent=True)
 
 
-def install(
-    session: nox.Session,
-    resolution: str,
-    extras: tuple[str, ...],
-    group: str,
-    floors: tuple[str, ...] = (),
-) -> None:
-    """Resolve the package with ``extras`` (``resolution``; ``floors`` are constraints the test
-    tools impose), then ``group`` on top at its newest that fits; sync the venv when that lock
-    changed."""
-    work = MATRIX / session.name
+def _python(session: nox.Session) -> str:
+    return str(Path(session.virtualenv.location) / "bin" / "python")
+
+
+def lock_key(name: str) -> str:
+    """What the lock of session ``name`` is resolved from: the dependency tables of
+    ``pyproject.toml`` and the session's extras, group and floors."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    asked = {
+        "python": project["project"]["requires-python"],
+        "dependencies": project["project"]["dependencies"],
+        "extras": project["project"]["optional-dependencies"],
+        "groups": project["dependency-groups"],
+        "session": [name, *map(list, LOWEST[name])],
+    }
+    digest = hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()[:16]
+    return f"# lock key {digest}: make lock writes this file (noxfile.py)"
+
+
+def _resolve(session: nox.Session, name: str, upgrade: bool) -> None:
+    """Write ``locks/<name>.txt`` for this session's interpreter, keeping the pins of the one
+    there unless ``upgrade``."""
+    extras, group, floors = LOWEST[name]
+    work = MATRIX / "resolve" / name
     work.mkdir(parents=True, exist_ok=True)
-    package, lock, floor = work / "package.txt", work / "lock.txt", work / "floors.txt"
-    asked = "\n".join([(ROOT / "pyproject.toml").read_text(), resolution, group, *extras, *floors])
-    key = hashlib.sha256(f"{asked}\n{date.today()}".encode()).hexdigest()  # a day: resolve again
-    keyfile = work / "lock.key"
-    if not lock.exists() or not keyfile.exists() or keyfile.read_text() != key:
-        floor.write_text("".join(f"{line}\n" for line in floors))
-        wanted = [f"--extra={extra}" for extra in extras]
-        _compile(
-            session,
-            package,
-            "pyproject.toml",
-            *wanted,
-            f"--resolution={resolution}",
-            "-c",
-            str(floor),
-        )
-        _compile(session, lock, str(package), f"--group=pyproject.toml:{group}", "-c", str(package))
-        keyfile.write_text(key)
+    package, floor, lock = work / "package.txt", work / "floors.txt", LOCKS / f"{name}.txt"
+    floor.write_text("".join(f"{line}\n" for line in floors))
+    common = ["pip", "compile", "-q", "--python", _python(session), "--no-header", "--no-annotate"]
+    common += ["--upgrade"] if upgrade else []
+    if lock.exists() and not upgrade:
+        shutil.copy(lock, package)  # the old pins are the preferences of both steps
+    _uv(
+        session,
+        *common,
+        "pyproject.toml",
+        *(f"--extra={e}" for e in extras),
+        "--resolution=lowest-direct",
+        "-c",
+        str(floor),
+        "-o",
+        str(package),
+    )
+    out = work / "lock.txt"
+    if lock.exists() and not upgrade:
+        shutil.copy(lock, out)
+    _uv(
+        session,
+        *common,
+        str(package),
+        f"--group=pyproject.toml:{group}",
+        "-c",
+        str(package),
+        "-o",
+        str(out),
+    )
+    LOCKS.mkdir(exist_ok=True)
+    lock.write_text(f"{lock_key(name)}\n{out.read_text()}")
+
+
+def _sync(session: nox.Session, lock: Path) -> None:
+    """Make the venv exactly ``lock`` (only when the lock changed since the last sync)."""
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()
     stamp = Path(session.virtualenv.location) / ".matrix-lock"
     if not stamp.exists() or stamp.read_text() != digest:
-        session.run(UV, "pip", "sync", "-q", str(lock), external=True)
-        session.run(UV, "pip", "install", "-q", "--no-deps", "-e", ".", external=True)
+        _uv(session, "pip", "sync", "-q", "--python", _python(session), str(lock))
+        _uv(session, "pip", "install", "-q", "--python", _python(session), "--no-deps", "-e", ".")
         stamp.write_text(digest)
     session.run("python", "scripts/versions.py")
 
 
+def install_lowest(session: nox.Session) -> None:
+    """Sync the venv from this session's committed lock; a lock that no longer matches
+    ``pyproject.toml`` is an error, never a silent resolve."""
+    lock = LOCKS / f"{session.name}.txt"
+    if not lock.exists() or lock.read_text().splitlines()[0] != lock_key(session.name):
+        session.error(f"{lock.relative_to(ROOT)} is missing or stale: run `make lock`")
+    _sync(session, lock)
+
+
 @nox.session(python=interpreter("3.10"))
 def lowest(session: nox.Session) -> None:
-    """The stand-in suites the two sessions above leave out, on Python 3.10 with the lowest
+    """The stand-in suites the two sessions below leave out, on Python 3.10 with the lowest
     allowed dependencies of the package and every extra together."""
-    install(session, "lowest-direct", EXTRAS, "test", TEST_FLOORS)
+    install_lowest(session)
     others = ["tests", "--ignore=tests/core", "--ignore=tests/langchain"]
     session.run("python", "-m", "pytest", *PYTEST, *(session.posargs or others))
 
@@ -162,7 +207,7 @@ def lowest(session: nox.Session) -> None:
 def lowest_core(session: nox.Session) -> None:
     """The core's suite on Python 3.10 with the core alone at its lowest dependencies (no
     extra: the frameworks would raise pydantic and httpx above the core's own bounds)."""
-    install(session, "lowest-direct", ("aiohttp", "redis"), "test-core")
+    install_lowest(session)
     session.run("python", "-W", "error", "-c", "import modelslab_core, modelslab_core.testing")
     session.run("python", "-m", "pytest", *PYTEST, *(session.posargs or ["tests/core"]))
 
@@ -171,12 +216,58 @@ def lowest_core(session: nox.Session) -> None:
 def lowest_langchain(session: nox.Session) -> None:
     """The LangChain suite on Python 3.10 with the ``langchain`` extra alone at its lowest
     (llama-index-core would raise pydantic to 2.11.5, above the LangChain extra's floor)."""
-    install(session, "lowest-direct", ("langchain",), "test", TEST_FLOORS)
+    install_lowest(session)
     session.run("python", "-m", "pytest", *PYTEST, *(session.posargs or ["tests/langchain"]))
 
 
 @nox.session(python=interpreter("3.13"))
-def newest(session: nox.Session) -> None:
-    """The stand-in suites on Python 3.13 with the newest dependencies."""
-    install(session, "highest", EXTRAS, "test")
+def locked(session: nox.Session) -> None:
+    """The stand-in suites on Python 3.13 with the versions of ``uv.lock``."""
+    lock = Path(session.virtualenv.location) / "uv-lock.txt"
+    _uv(
+        session,
+        "export",
+        "--locked",
+        "-q",
+        "--no-hashes",
+        "--no-emit-project",
+        "--extra=all",
+        "--no-default-groups",
+        "--group=test",
+        "--python",
+        _python(session),
+        "-o",
+        str(lock),
+    )
+    _sync(session, lock)
     session.run("python", "-m", "pytest", *PYTEST, *session.posargs)
+
+
+@nox.session(python=interpreter("3.13"), default=False)
+def newest(session: nox.Session) -> None:
+    """For upgrades: the stand-in suites on Python 3.13 with every extra resolved at its
+    newest today (``make newest``)."""
+    lock = Path(session.virtualenv.location) / "newest.txt"
+    package = Path(session.virtualenv.location) / "package.txt"
+    common = ["pip", "compile", "-q", "--python", _python(session), "--no-header", "--upgrade"]
+    _uv(session, *common, "pyproject.toml", *(f"--extra={e}" for e in EXTRAS), "-o", str(package))
+    _uv(
+        session,
+        *common,
+        str(package),
+        "--group=pyproject.toml:test",
+        "-c",
+        str(package),
+        "-o",
+        str(lock),
+    )
+    _sync(session, lock)
+    session.run("python", "-m", "pytest", *PYTEST, *session.posargs)
+
+
+@nox.session(python=interpreter("3.10"), default=False)
+def lock(session: nox.Session) -> None:
+    """Write the lowest sessions' locks (``make lock``; ``-- --upgrade`` re-resolves the
+    transitive versions too, as ``make upgrade`` does)."""
+    for name in LOWEST:
+        _resolve(session, name, upgrade="--upgrade" in session.posargs)

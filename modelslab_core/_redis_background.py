@@ -98,7 +98,7 @@ class WakeListener(_Background):
                 self._delay = min(self._delay * 2, _RETRY_MAX)
 
     def _listen(self) -> None:
-        pubsub = self._io.client().pubsub()  # type: ignore[no-untyped-call]
+        pubsub = self._io.client().pubsub()
         try:
             pubsub.subscribe(self._channel)
             while not self._stop.is_set():
