@@ -39,6 +39,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import nox
 import tomllib
@@ -119,16 +120,25 @@ def _python(session: nox.Session) -> str:
     return str(Path(session.virtualenv.location) / "bin" / "python")
 
 
+def _group(groups: dict[str, list[Any]], name: str) -> list[str]:
+    """The requirements of dependency group ``name``, its included groups expanded."""
+    found: list[str] = []
+    for item in groups[name]:
+        found += _group(groups, item["include-group"]) if isinstance(item, dict) else [item]
+    return found
+
+
 def lock_key(name: str) -> str:
-    """What the lock of session ``name`` is resolved from: the dependency tables of
-    ``pyproject.toml`` and the session's extras, group and floors."""
+    """What the lock of session ``name`` is resolved from: the package's dependencies, the
+    session's extras and floors, and its test group's requirements (no other group's)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    extras, group, floors = LOWEST[name]
     asked = {
         "python": project["project"]["requires-python"],
         "dependencies": project["project"]["dependencies"],
         "extras": project["project"]["optional-dependencies"],
-        "groups": project["dependency-groups"],
-        "session": [name, *map(list, LOWEST[name])],
+        "group": _group(project["dependency-groups"], group),
+        "session": [name, list(extras), group, list(floors)],
     }
     digest = hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()[:16]
     return f"# lock key {digest}: make lock writes this file (noxfile.py)"
