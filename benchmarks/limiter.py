@@ -183,7 +183,7 @@ def _async_runner(base_url: str, backend: str) -> Callable[[int], tuple[float, f
 
 def _slot_runner(redis_url: str, backend: str) -> Callable[[int], tuple[float, float]]:
     from modelslab_core import RedisLimiter
-    from modelslab_core._limits import process_limiter
+    from modelslab_core.limits import process_limiter
 
     limiter = process_limiter() if backend == "local" else RedisLimiter(redis_url)
 
@@ -197,7 +197,7 @@ def _slot_runner(redis_url: str, backend: str) -> Callable[[int], tuple[float, f
 
 def _aslot_runner(redis_url: str, backend: str) -> Callable[[int], tuple[float, float]]:
     from modelslab_core import RedisLimiter
-    from modelslab_core._limits import process_limiter
+    from modelslab_core.limits import process_limiter
 
     limiter = process_limiter() if backend == "local" else RedisLimiter(redis_url)
     loop = asyncio.new_event_loop()

@@ -28,7 +28,7 @@ from langchain_core.outputs import ChatGenerationChunk
 from pydantic import PrivateAttr
 
 from modelslab_core import StreamAccumulator
-from modelslab_core.pricing import Cost
+from modelslab_core.cost.pricing import Cost
 from modelslab_core.types import StreamDelta, ToolCall
 
 from ._convert import PROVIDER, response_metadata, usage_metadata

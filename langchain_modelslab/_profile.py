@@ -2,7 +2,7 @@
 
 langchain-core's hook for partner packages is ``BaseChatModel._resolve_model_profile``: its
 ``_set_model_profile`` validator calls it when no ``profile=`` was given. Ours folds the
-catalog layers for the model (`modelslab_core.catalog.resolve_model`: the shipped file, the
+catalog layers for the model (`modelslab_core.cost.catalog.resolve_model`: the shipped file, the
 base URL's last ``/v1/models`` answer, the user's catalog file, ``pricing=``) and maps the
 known facts onto ``ModelProfile`` keys; unknown facts stay out, an unknown model is ``None``.
 
@@ -22,8 +22,8 @@ from langchain_core.language_models import BaseChatModel, ModelProfile
 from langchain_core.messages import BaseMessage
 
 from modelslab_core import ClientConfig
-from modelslab_core.catalog import ModelFacts, resolve_model
-from modelslab_core.pricing import Cost
+from modelslab_core.cost.catalog import ModelFacts, resolve_model
+from modelslab_core.cost.pricing import Cost
 
 __all__ = ["message_cost", "profile_from_facts", "profile_refresh", "resolve_profile"]
 

@@ -11,7 +11,7 @@ whatever runs it (``invoke``, ``batch``, streams, ``create_agent``, LangGraph), 
 and task that inherits the block's context, and no handler is attached to the runs (so streams
 keep their fast path). With a ``budget`` (US dollars), a request made once the block's spend
 has reached it fails with `modelslab_core.BudgetExceededError` before it is sent; see
-`modelslab_core.budget` for what holds when calls run concurrently.
+`modelslab_core.cost.budget` for what holds when calls run concurrently.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import cast
 
 from langchain_core.messages.ai import UsageMetadata
 
-from modelslab_core.budget import SpendLedger, spending
-from modelslab_core.pricing import usd
+from modelslab_core.cost.budget import SpendLedger, spending
+from modelslab_core.cost.pricing import usd
 
 __all__ = ["ModelsLabCallback", "get_modelslab_callback"]
 

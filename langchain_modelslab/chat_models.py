@@ -34,8 +34,8 @@ from modelslab_core import (
     InFlightLimiter,
     ModelField,
 )
+from modelslab_core.cost.pricing import ModelPricing
 from modelslab_core.normalize import DEFAULT_MODEL, build_request
-from modelslab_core.pricing import ModelPricing
 from modelslab_core.types import SAMPLING_FIELDS, ChatRequest, Dialect, ModelInfo, SamplingParams
 
 from ._chunks import StreamGeneration, StreamState, chunk_from_delta, final_generation
@@ -117,7 +117,7 @@ class ChatModelsLab(BaseChatModel, SamplingParams):
     what ModelsLab documents; ``json_schema`` response formats are undocumented there."""
     pricing: ModelPricing | None = None
     """Prices of ``model`` (e.g. ``ModelPricing.per_million("0.051", "0.34")``); they win over
-    the model catalog (`modelslab_core.catalog`) for costs and budgets."""
+    the model catalog (`modelslab_core.cost.catalog`) for costs and budgets."""
     catalog_file: str | None = Field(
         default_factory=from_env("MODELSLAB_MODEL_CATALOG", default=None)
     )

@@ -2,7 +2,7 @@
 
 ``context_window`` and ``num_output`` are what LlamaIndex sizes prompts and chunks with. An
 explicit setting wins (``context_window=``, ``max_tokens=``); else the catalog's facts for the
-model (`modelslab_core.catalog.resolve_model`: shipped file, the base URL's last ``/v1/models``
+model (`modelslab_core.cost.catalog.resolve_model`: shipped file, the base URL's last ``/v1/models``
 answer, the user's catalog file); else LlamaIndex-style defaults, and for an unknown context
 window a warning, once per model id, naming how to set it.
 """
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from llama_index.core.base.llms.types import LLMMetadata
 from llama_index.core.constants import DEFAULT_NUM_OUTPUTS
 
-from modelslab_core.catalog import ModelFacts, resolve_model
+from modelslab_core.cost.catalog import ModelFacts, resolve_model
 
 if TYPE_CHECKING:
     from .base import ModelsLab

@@ -26,8 +26,8 @@ from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 import modelslab_core as core
+from modelslab_core.cost.pricing import ModelPricing
 from modelslab_core.normalize import DEFAULT_MODEL, build_request
-from modelslab_core.pricing import ModelPricing
 from modelslab_core.types import ChatRequest, Dialect, ModelInfo
 
 from ._convert import to_chat_response, to_messages

@@ -13,7 +13,7 @@ block starts, and none is attached to a ``CallbackManager`` or dispatcher (a reg
 handler would also be global, not scoped to the block, and would turn off the LLM's
 unobserved fast path). With a ``budget`` (US dollars), a request made once the block's spend
 has reached it fails with `modelslab_core.BudgetExceededError` before it is sent; see
-`modelslab_core.budget` for what holds when calls run concurrently.
+`modelslab_core.cost.budget` for what holds when calls run concurrently.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from decimal import Decimal
 
 from llama_index.core.base.llms.types import ChatResponse, CompletionResponse
 
-from modelslab_core.budget import SpendLedger, spending
-from modelslab_core.pricing import Cost
+from modelslab_core.cost.budget import SpendLedger, spending
+from modelslab_core.cost.pricing import Cost
 
 __all__ = ["ModelsLabCostHandler", "response_cost", "track_costs"]
 

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import _exceptions, types
-from ._accumulate import StreamAccumulator
-from ._client import AsyncModelsLabClient, ModelsLabClient
-from ._config import DEFAULT_BASE_URL, AuthMode, ClientConfig, RetryPolicy
-from ._exceptions import *  # noqa: F403 - every error class (_exceptions.__all__)
-from ._limits import InFlightLimiter, LimiterStats, LocalLimiter, limiter_for
-from ._pair import ClientPair
+from . import exceptions, types
 from ._version import __version__
-from .budget import BudgetExceededError, SpendLedger, UnpricedModelError, track_spend
-from .catalog import (
+from .client import AsyncModelsLabClient, ModelsLabClient
+from .config import DEFAULT_BASE_URL, AuthMode, ClientConfig, RetryPolicy
+from .cost.budget import BudgetExceededError, SpendLedger, UnpricedModelError, track_spend
+from .cost.catalog import (
     CatalogError,
     ModelCatalog,
     ModelFacts,
@@ -28,12 +24,16 @@ from .catalog import (
     resolve_model,
     shipped_catalog,
 )
+from .cost.pricing import Cost, ModelPricing
 from .dialects import DialectCodec
-from .pricing import Cost, ModelPricing
+from .exceptions import *  # noqa: F403 - every error class (exceptions.__all__)
+from .limits import InFlightLimiter, LimiterStats, LocalLimiter, limiter_for
+from .pair import ClientPair
+from .transport.accumulate import StreamAccumulator
 from .types import *  # noqa: F403 - every neutral type (types.__all__)
 
 if TYPE_CHECKING:
-    from ._redis_limiter import InFlightFallbackWarning, RedisLimiter
+    from .limits.redis.limiter import InFlightFallbackWarning, RedisLimiter
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -65,10 +65,13 @@ __all__ = [
     "shipped_catalog",
     "track_spend",
 ]
-__all__ += _exceptions.__all__
+__all__ += exceptions.__all__
 __all__ += types.__all__
 
-_LAZY = {"InFlightFallbackWarning": "_redis_limiter", "RedisLimiter": "_redis_limiter"}
+_LAZY = {
+    "InFlightFallbackWarning": "limits.redis.limiter",
+    "RedisLimiter": "limits.redis.limiter",
+}
 """Names whose modules load on first use: the Redis limiter is for processes that configure one."""
 
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .construct import trusted
-from .pricing import Cost
+from .cost.pricing import Cost
 
 __all__ = [
     "SAMPLING_FIELDS",

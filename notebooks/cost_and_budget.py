@@ -28,7 +28,7 @@ from langchain_modelslab import (
 )
 from llama_index_modelslab import ModelsLab, response_cost, track_costs
 from modelslab_core import resolve_model
-from modelslab_core.pricing import cost_of
+from modelslab_core.cost.pricing import cost_of
 from modelslab_core.testing import StandIn
 from modelslab_core.types import Usage
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from modelslab_core.catalog import CATALOG_ENV, forget_listings
+from modelslab_core.cost.catalog import CATALOG_ENV, forget_listings
 from modelslab_core.testing import StandIn
 
 STANDIN_KEY = "test-key"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._exceptions import APIResponseValidationError
+from ..exceptions import APIResponseValidationError
 
 __all__ = [
     "as_dict",

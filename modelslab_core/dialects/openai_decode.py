@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import error_from_payload
 from ..tool_calls import argument_text, tool_call_from_raw
+from ..transport.errors import error_from_payload
 from ..types import ChatResult, StreamDelta, ToolCall, ToolCallChunk, Usage
 from ._common import normalise_finish_reason
 from ._shapes import as_dict, as_list, malformed, opt_dict, opt_int, opt_list, opt_str, req_str

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from modelslab_core._sse import SSEDecoder
+from modelslab_core.transport.sse import SSEDecoder
 
 __all__ = ["FIXTURES", "MODEL", "WEATHER_TOOL", "get_weather", "read_sse"]
 

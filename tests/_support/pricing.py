@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from modelslab_core.pricing import ModelPricing
+from modelslab_core.cost.pricing import ModelPricing
 
 __all__ = ["ONE", "OTHER", "PROMPT", "SEED_PRICE"]
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelslab_core._accumulate import StreamAccumulator
 from modelslab_core.partial_json import parse_partial_json
+from modelslab_core.transport.accumulate import StreamAccumulator
 from modelslab_core.types import ChatResult, StreamDelta, ToolCallChunk, Usage
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from modelslab_core import ModelsLabClient
-from modelslab_core.catalog import (
+from modelslab_core.cost.catalog import (
     CATALOG_ENV,
     FACTS,
     CatalogError,
@@ -22,7 +22,7 @@ from modelslab_core.catalog import (
     resolve_model,
     shipped_catalog,
 )
-from modelslab_core.pricing import ModelPricing
+from modelslab_core.cost.pricing import ModelPricing
 from modelslab_core.testing import StandIn
 from modelslab_core.types import ModelInfo
 

@@ -12,11 +12,6 @@ from _support import FIXTURES, read_sse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelslab_core._accumulate import StreamAccumulator
-from modelslab_core._exceptions import (
-    APIResponseValidationError,
-    OverloadedError,
-)
 from modelslab_core.dialects import ANTHROPIC, DialectCodec
 from modelslab_core.dialects.anthropic_decode import decode_event, new_stream_state
 from modelslab_core.dialects.anthropic_encode import (
@@ -24,7 +19,12 @@ from modelslab_core.dialects.anthropic_encode import (
     JSON_OBJECT_INSTRUCTION,
     encode_count_tokens,
 )
+from modelslab_core.exceptions import (
+    APIResponseValidationError,
+    OverloadedError,
+)
 from modelslab_core.structured import structured_output
+from modelslab_core.transport.accumulate import StreamAccumulator
 from modelslab_core.types import (
     ChatRequest,
     ImagePart,

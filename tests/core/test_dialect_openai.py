@@ -12,13 +12,13 @@ from _support import FIXTURES, read_sse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelslab_core._accumulate import StreamAccumulator
-from modelslab_core._exceptions import (
+from modelslab_core.dialects import OPENAI, DialectCodec
+from modelslab_core.dialects.openai_decode import decode_event, new_stream_state
+from modelslab_core.exceptions import (
     APIResponseValidationError,
     RateLimitError,
 )
-from modelslab_core.dialects import OPENAI, DialectCodec
-from modelslab_core.dialects.openai_decode import decode_event, new_stream_state
+from modelslab_core.transport.accumulate import StreamAccumulator
 from modelslab_core.types import (
     ChatRequest,
     ImagePart,

@@ -26,14 +26,14 @@ from modelslab_core import (
     ServiceUnavailableError,
     StreamInterruptedError,
 )
-from modelslab_core._errors import (
+from modelslab_core.transport.errors import (
     error_from_payload,
     error_from_response,
     redact,
     request_id_from,
     safe_message,
 )
-from modelslab_core._stream_attempt import StreamRun
+from modelslab_core.transport.stream_attempt import StreamRun
 
 STATUS_ROWS = [
     (400, BadRequestError),

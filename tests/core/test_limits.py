@@ -17,7 +17,7 @@ from modelslab_core import (
     QueueFullError,
     RedisLimiter,
 )
-from modelslab_core._limits import account_id, account_slots, limiter_for, process_limiter
+from modelslab_core.limits import account_id, account_slots, limiter_for, process_limiter
 
 A = "account-a"
 

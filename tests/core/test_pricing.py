@@ -11,8 +11,8 @@ from _support.pricing import SEED_PRICE
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelslab_core.budget import BudgetExceededError
-from modelslab_core.pricing import Cost, ModelPricing, cost_of, usd
+from modelslab_core.cost.budget import BudgetExceededError
+from modelslab_core.cost.pricing import Cost, ModelPricing, cost_of, usd
 from modelslab_core.types import Usage
 
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from modelslab_core import RetryPolicy
-from modelslab_core._retry import get_header, parse_retry_after, retry_delay, should_retry
+from modelslab_core.transport.retry import get_header, parse_retry_after, retry_delay, should_retry
 
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504, 529, 599])

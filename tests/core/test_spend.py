@@ -23,14 +23,14 @@ from modelslab_core import (
     RetryPolicy,
     StreamDelta,
 )
-from modelslab_core.budget import (
+from modelslab_core.cost.budget import (
     BudgetExceededError,
     SpendLedger,
     UnpricedModelError,
     open_ledgers,
     track_spend,
 )
-from modelslab_core.pricing import Cost, ModelPricing, cost_of
+from modelslab_core.cost.pricing import Cost, ModelPricing, cost_of
 from modelslab_core.testing import Fault, StandIn
 
 SEED = "meta-llama-llama-3.2-3b-instruct"

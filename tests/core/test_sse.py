@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelslab_core._sse import ServerSentEvent, SSEDecoder, SSELineDecoder
+from modelslab_core.transport.sse import ServerSentEvent, SSEDecoder, SSELineDecoder
 
 
 def decode_all(chunks: list[bytes]) -> list[ServerSentEvent]:

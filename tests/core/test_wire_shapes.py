@@ -385,7 +385,7 @@ ANTHROPIC_EVENTS: list[dict[str, Any]] = [
 
 
 def _replay(events: list[dict[str, Any]]) -> ChatResult:
-    from modelslab_core._accumulate import StreamAccumulator
+    from modelslab_core.transport.accumulate import StreamAccumulator
 
     state, acc = ANTHROPIC.new_stream_state(), StreamAccumulator()
     for data in events:

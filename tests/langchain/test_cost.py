@@ -24,7 +24,7 @@ from langchain_modelslab import (
     get_modelslab_callback,
     message_cost,
 )
-from modelslab_core.pricing import cost_of
+from modelslab_core.cost.pricing import cost_of
 from modelslab_core.testing import StandIn
 from modelslab_core.types import Usage
 

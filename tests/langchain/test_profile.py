@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from pydantic import BaseModel
 
 from langchain_modelslab import ChatModelsLab, ModelPricing
-from modelslab_core.catalog import CATALOG_ENV
+from modelslab_core.cost.catalog import CATALOG_ENV
 from modelslab_core.testing import StandIn
 
 MakeModel = Callable[..., ChatModelsLab]

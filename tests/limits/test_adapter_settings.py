@@ -12,7 +12,7 @@ from langchain_core.load import dumps
 from langchain_modelslab import ChatModelsLab
 from llama_index_modelslab import ModelsLab
 from modelslab_core import LocalLimiter, RedisLimiter
-from modelslab_core._limits import limiter_for
+from modelslab_core.limits import limiter_for
 
 URL = "redis://:pw-7Hq2@127.0.0.1:1/0"
 

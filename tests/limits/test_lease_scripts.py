@@ -26,7 +26,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from modelslab_core._redis_scripts import ACQUIRE, RELEASE, RENEW, account_keys, wake_channel
+from modelslab_core.limits.redis.scripts import ACQUIRE, RELEASE, RENEW, account_keys, wake_channel
 from modelslab_core.testing import RedisServer
 
 TTL = 1000

@@ -25,7 +25,7 @@ from modelslab_core import (
     QueueFullError,
     RedisLimiter,
 )
-from modelslab_core._redis_scripts import DEFAULT_PREFIX, account_keys
+from modelslab_core.limits.redis.scripts import DEFAULT_PREFIX, account_keys
 from modelslab_core.testing import RedisServer
 
 
@@ -331,7 +331,7 @@ def test_the_langchain_twins_of_the_new_errors() -> None:
 
 async def test_a_cancellation_reaches_the_caller_only_after_the_round_trip() -> None:
     """The Python 3.10 path of `Eval.arun`: the call ends, then the cancellation is raised."""
-    from modelslab_core._redis_io import _shielded
+    from modelslab_core.limits.redis.io import _shielded
 
     ended = asyncio.Event()
 

@@ -1,4 +1,4 @@
-"""The async hot path of the Redis limiter (`modelslab_core._redis_resp`), on a real Redis.
+"""The async hot path of the Redis limiter (`modelslab_core.limits.redis.resp`), on a real Redis.
 
 What it must keep from redis-py's client: scripts reloaded when Redis forgot them, the
 database of the URL, one reconnect after a restart, redis-py's exception types, and a
@@ -15,7 +15,7 @@ import pytest
 import redis
 import redis.exceptions
 
-from modelslab_core._redis_resp import RespConnection, resp_connection_for
+from modelslab_core.limits.redis.resp import RespConnection, resp_connection_for
 from modelslab_core.testing import RedisServer
 
 SCRIPT = "redis.call('INCR', KEYS[1]); return {tonumber(ARGV[1]), redis.call('GET', KEYS[1])}"

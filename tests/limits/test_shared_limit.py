@@ -33,8 +33,8 @@ from share_driver import (
 )
 
 from modelslab_core import InFlightFallbackWarning, LimiterUnavailableError
-from modelslab_core._limits import account_id
-from modelslab_core._redis_scripts import DEFAULT_PREFIX, account_keys
+from modelslab_core.limits import account_id
+from modelslab_core.limits.redis.scripts import DEFAULT_PREFIX, account_keys
 from modelslab_core.testing import Fault, RedisServer, StandIn
 
 KEY = "shared-limit-key"

@@ -26,8 +26,8 @@ from llama_index_modelslab import (
     response_cost,
     track_costs,
 )
-from modelslab_core.catalog import CATALOG_ENV
-from modelslab_core.pricing import cost_of
+from modelslab_core.cost.catalog import CATALOG_ENV
+from modelslab_core.cost.pricing import cost_of
 from modelslab_core.testing import StandIn
 from modelslab_core.types import Usage
 

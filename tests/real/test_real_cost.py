@@ -12,8 +12,8 @@ from real_env import server_values
 
 from langchain_modelslab import ChatModelsLab, get_modelslab_callback, message_cost
 from llama_index_modelslab import ModelsLab, response_cost
-from modelslab_core.catalog import shipped_catalog
-from modelslab_core.pricing import ModelPricing, cost_of
+from modelslab_core.cost.catalog import shipped_catalog
+from modelslab_core.cost.pricing import ModelPricing, cost_of
 from modelslab_core.types import Usage
 
 pytestmark = pytest.mark.real_model

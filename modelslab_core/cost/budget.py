@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from ._exceptions import ModelsLabError
+from ..exceptions import ModelsLabError
+from ..types import ChatResult, StreamDelta, Usage
 from .pricing import ZERO_COST, Cost, ModelPricing, cost_of, exact_sum, to_decimal, usd
-from .types import ChatResult, StreamDelta, Usage
 
 __all__ = [
     "BILLED_PATHS",

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._config import RetryPolicy
+from ..config import RetryPolicy
 
 __all__ = ["get_header", "parse_retry_after", "retry_delay", "should_retry"]
 

@@ -16,10 +16,10 @@ from pydantic import (
     model_validator,
 )
 
-from ._limits import LOCAL, InFlightLimiter
-from ._redis_scripts import REDIS_SCHEMES, redact_url
 from ._version import __version__
-from .pricing import ModelPricing
+from .cost.pricing import ModelPricing
+from .limits.base import LOCAL, InFlightLimiter
+from .limits.redis.scripts import REDIS_SCHEMES, redact_url
 from .types import Dialect, ModelField
 
 __all__ = ["DEFAULT_BASE_URL", "IN_FLIGHT_URL_ENV", "AuthMode", "ClientConfig", "RetryPolicy"]
@@ -91,7 +91,7 @@ class ClientConfig(BaseModel):
     catalog_file: str | None = None
     """A model catalog file of your own (None: ``MODELSLAB_MODEL_CATALOG``, if set)."""
     pricing: dict[str, ModelPricing] = Field(default_factory=dict)
-    """Prices by model id that win over every catalog (`modelslab_core.catalog`)."""
+    """Prices by model id that win over every catalog (`modelslab_core.cost.catalog`)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -18,7 +18,12 @@ from typing import Any, Generic, TypeVar
 import httpx
 from httpx._config import create_ssl_context
 
-from ._calls import (
+from .config import ClientConfig
+from .cost.budget import AnswerHook, Charge
+from .cost.catalog import remember_listing, resolve_model
+from .cost.metering import metered, metered_async
+from .dialects import DialectCodec, codec_for
+from .transport.calls import (
     check_request,
     combine_counts,
     count_bodies,
@@ -26,12 +31,7 @@ from ._calls import (
     decode_models,
     decode_tokens,
 )
-from ._config import ClientConfig
-from ._metering import metered, metered_async
-from ._transport import AsyncTransport, EventHandler, SyncTransport
-from .budget import AnswerHook, Charge
-from .catalog import remember_listing, resolve_model
-from .dialects import DialectCodec, codec_for
+from .transport.http import AsyncTransport, EventHandler, SyncTransport
 from .types import ChatRequest, ChatResult, Dialect, ModelInfo, StreamDelta
 
 __all__ = ["AsyncModelsLabClient", "ModelsLabClient"]

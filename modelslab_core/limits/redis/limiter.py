@@ -30,12 +30,13 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from ._exceptions import LimiterUnavailableError
-from ._limits import InFlightLimiter, LocalLimiter, NewWaiter, process_limiter, queue_full
-from ._redis_background import Renewer, WakeListener
-from ._redis_io import Eval, RedisIO, redis_errors
-from ._redis_scripts import DEFAULT_PREFIX, account_keys, redact_url, wake_channel
-from ._waiting import Park, Steps, Waiter, deadline_after, seconds_left
+from ...exceptions import LimiterUnavailableError
+from ..base import InFlightLimiter, NewWaiter, queue_full
+from ..local import LocalLimiter, process_limiter
+from ..waiting import Park, Steps, Waiter, deadline_after, seconds_left
+from .background import Renewer, WakeListener
+from .io import Eval, RedisIO, redis_errors
+from .scripts import DEFAULT_PREFIX, account_keys, redact_url, wake_channel
 
 __all__ = ["InFlightFallbackWarning", "RedisLimiter", "shared_redis_limiter"]
 

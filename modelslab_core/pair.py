@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from ._client import AsyncModelsLabClient, ModelsLabClient
-from ._config import ClientConfig
+from .client import AsyncModelsLabClient, ModelsLabClient
+from .config import ClientConfig
 
 __all__ = ["ClientPair"]
 

@@ -15,16 +15,16 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from ._errors import DECODE_BUGS, as_api_error, error_from_payload, safe_message
-from ._exceptions import (
+from ..exceptions import (
     APIError,
     APIResponseValidationError,
     ProcessingResponseError,
     StreamInterruptedError,
     StreamTimeoutError,
 )
-from ._retry import should_retry
-from ._sse import ServerSentEvent, SSEDecoder
+from .errors import DECODE_BUGS, as_api_error, error_from_payload, safe_message
+from .retry import should_retry
+from .sse import ServerSentEvent, SSEDecoder
 
 __all__ = ["EventHandler", "Failure", "StreamRun", "may_report_error", "retryable"]
 

@@ -18,8 +18,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from ._redis_io import RedisIO, redis_errors
-from ._waiting import Waiter
+from ..waiting import Waiter
+from .io import RedisIO, redis_errors
 
 __all__ = ["Renewer", "WakeListener"]
 

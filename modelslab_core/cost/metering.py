@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
+from ..types import StreamDelta
 from .budget import Charge
-from .types import StreamDelta
 
 __all__ = ["metered", "metered_async"]
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 if TYPE_CHECKING:
-    from .types import Usage
+    from ..types import Usage
 
 __all__ = ["ZERO_COST", "Cost", "ModelPricing", "cost_of", "exact_sum", "to_decimal", "usd"]
 

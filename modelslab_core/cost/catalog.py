@@ -30,9 +30,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
-from ._exceptions import ModelsLabError
+from ..exceptions import ModelsLabError
+from ..types import ModelInfo
 from .pricing import ModelPricing, to_decimal
-from .types import ModelInfo
 
 __all__ = [
     "CATALOG_ENV",

@@ -8,11 +8,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ._errors import DECODE_BUGS, as_api_error
-from ._exceptions import APIError, APIResponseValidationError
-from .dialects import DialectCodec
-from .dialects.anthropic_encode import encode_count_tokens
-from .types import ChatRequest, ChatResult, JsonSchemaFormat, Message, ModelInfo
+from ..dialects import DialectCodec
+from ..dialects.anthropic_encode import encode_count_tokens
+from ..exceptions import APIError, APIResponseValidationError
+from ..types import ChatRequest, ChatResult, JsonSchemaFormat, Message, ModelInfo
+from .errors import DECODE_BUGS, as_api_error
 
 __all__ = [
     "check_request",

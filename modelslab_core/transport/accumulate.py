@@ -12,9 +12,9 @@ are keyed by index: id and name are set once, arguments are appended and parsed 
 
 from __future__ import annotations
 
-from .pricing import Cost
-from .tool_calls import tool_call_from_raw
-from .types import ChatResult, FinishReason, StreamDelta, Usage
+from ..cost.pricing import Cost
+from ..tool_calls import tool_call_from_raw
+from ..types import ChatResult, FinishReason, StreamDelta, Usage
 
 __all__ = ["StreamAccumulator"]
 

@@ -11,14 +11,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ._exceptions import (
+from ..exceptions import (
     APIError,
     APIResponseValidationError,
     APIStatusError,
     ProcessingResponseError,
     error_class_for,
 )
-from ._retry import get_header, parse_retry_after
+from .retry import get_header, parse_retry_after
 
 __all__ = [
     "DECODE_BUGS",

@@ -21,18 +21,18 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ._config import ClientConfig
-from ._errors import error_from_payload, error_from_response, request_id_from, safe_message
-from ._exceptions import (
+from ..config import ClientConfig
+from ..cost.budget import AnswerHook, admit_request, hand_over
+from ..exceptions import (
     APIConnectionError,
     APIResponseValidationError,
     APITimeoutError,
     StreamTimeoutError,
 )
-from ._limits import account_slots
-from ._retry import retry_delay
-from ._stream_attempt import EventHandler, Failure, StreamRun, may_report_error, retryable
-from .budget import AnswerHook, admit_request, hand_over
+from ..limits.select import account_slots
+from .errors import error_from_payload, error_from_response, request_id_from, safe_message
+from .retry import retry_delay
+from .stream_attempt import EventHandler, Failure, StreamRun, may_report_error, retryable
 
 __all__ = ["AsyncTransport", "EventHandler", "SyncTransport"]
 

@@ -16,9 +16,9 @@ import weakref
 from collections.abc import AsyncGenerator, Awaitable
 from typing import TYPE_CHECKING, Any
 
-from ._redis_resp import RespConnection, resp_connection_for
-from ._redis_scripts import ACQUIRE, RELEASE, RENEW, redact_url
-from ._waiting import Op
+from ..waiting import Op
+from .resp import RespConnection, resp_connection_for
+from .scripts import ACQUIRE, RELEASE, RENEW, redact_url
 
 if TYPE_CHECKING:
     import redis
