@@ -9,6 +9,8 @@ output (``#>`` lines after a ``print``) must print exactly that: every print of 
 
 from __future__ import annotations
 
+import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,24 @@ EXAMPLES = [
     for e in find_examples(*SOURCES)
     if e.path.suffix == ".md" and e.prefix.split()[0] in ("py", "python")
 ]
+
+
+
+def _docstring_examples(cls: type, path: Path) -> list[CodeExample]:
+    """The ``python`` blocks of a class docstring the API reference renders (set at run time,
+    so pytest-examples' own search of source files does not see them)."""
+    found = re.findall(r"```python\n(.*?)```", cls.__doc__ or "", re.S)
+    return [CodeExample.create(textwrap.dedent(block), path=path) for block in found]
+
+
+def _reference_examples() -> list[CodeExample]:
+    from llama_index_modelslab import ModelsLab
+
+    # ChatModelsLab's docstring blocks share one namespace: tests/langchain/test_docs.py runs them.
+    return _docstring_examples(ModelsLab, ROOT / "llama_index_modelslab" / "_docs.py")
+
+
+EXAMPLES += _reference_examples()
 ENVIRONMENT = ("MODELSLAB_API_KEY", "MODELSLAB_BASE_URL", "MODELSLAB_IN_FLIGHT_URL", "MODELSLAB_MODEL")
 
 
@@ -34,7 +54,7 @@ def redis_url() -> object:
 
 
 def _example_id(example: CodeExample) -> str:
-    return f"{example.path.relative_to(ROOT)}:{example.start_line}"
+    return f"{example.path.relative_to(ROOT)}:{example.start_line}"  # docstrings: line 0
 
 
 def test_every_page_has_examples() -> None:
