@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,6 @@ EXAMPLES = [
     for e in find_examples(*SOURCES)
     if e.path.suffix == ".md" and e.prefix.split()[0] in ("py", "python")
 ]
-
 
 
 def _docstring_examples(cls: type, path: Path) -> list[CodeExample]:
@@ -43,11 +43,16 @@ def _reference_examples() -> list[CodeExample]:
 
 
 EXAMPLES += _reference_examples()
-ENVIRONMENT = ("MODELSLAB_API_KEY", "MODELSLAB_BASE_URL", "MODELSLAB_IN_FLIGHT_URL", "MODELSLAB_MODEL")
+ENVIRONMENT = (
+    "MODELSLAB_API_KEY",
+    "MODELSLAB_BASE_URL",
+    "MODELSLAB_IN_FLIGHT_URL",
+    "MODELSLAB_MODEL",
+)
 
 
 @pytest.fixture(scope="module")
-def redis_url() -> object:
+def redis_url() -> Iterator[str]:
     """A real redis-server for the shared-limit examples, started on first use."""
     with RedisServer() as server:
         yield server.url
