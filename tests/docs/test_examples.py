@@ -10,6 +10,7 @@ output (``#>`` lines after a ``print``) must print exactly that: every print of 
 from __future__ import annotations
 
 import re
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,15 @@ ENVIRONMENT = (
     "MODELSLAB_IN_FLIGHT_URL",
     "MODELSLAB_MODEL",
 )
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module() -> Iterator[None]:
+    """pytest-examples runs each example as ``__main__`` and leaves it in ``sys.modules``: put
+    pytest's back, so later tests (and process pools started by them) see the real one."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="module")
