@@ -13,7 +13,7 @@ export UV_CACHE_DIR ?= $(CACHE)/uv
 export UV_PYTHON_DOWNLOADS := never
 export PIP_NO_WARN_SCRIPT_LOCATION := 1
 
-.PHONY: demo test matrix newest lock upgrade lint typecheck unit real-server redis-server llama-server llama-stop standin bench bench-limiter clean venv
+.PHONY: demo test docs docs-check matrix newest lock upgrade lint typecheck unit real-server redis-server llama-server llama-stop standin bench bench-limiter clean venv
 
 $(UV):
 	@echo "==> installing uv $(UV_VERSION) into $(CACHE)/uv-$(UV_VERSION)"
@@ -35,9 +35,9 @@ venv: $(STAMP)
 demo: $(STAMP) real-server
 	@$(BIN)/python scripts/demo.py
 
-## All tests: lint, types, the support matrix, the stand-in suites, the real-model tests and the
-## notebooks.
-test: $(STAMP) lint typecheck redis-server matrix real-server
+## All tests: lint, types, the strict docs build, the support matrix, the stand-in suites, the
+## real-model tests and the notebooks.
+test: $(STAMP) lint typecheck docs-check redis-server matrix real-server
 	@$(BIN)/python -m pytest
 
 ## The support matrix (noxfile.py, uv venvs): the stand-in suites on the lowest allowed
@@ -62,6 +62,14 @@ upgrade: | $(UV)
 	@$(MAKE) --no-print-directory $(STAMP)
 	@$(BIN)/nox --non-interactive -s lock -- --upgrade
 	@$(MAKE) --no-print-directory test
+
+## The docs site (mkdocs.yml) into site/; offline, the notebooks rendered but not executed.
+docs: $(STAMP)
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build
+
+## The same build with --strict: a broken link, nav entry or API reference fails it.
+docs-check: $(STAMP)
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(CURDIR)/.cache/site-check
 
 ## Build llama.cpp's llama-server (once per machine, cached) and assemble the model.
 real-server:
@@ -109,4 +117,4 @@ bench-limiter: $(STAMP) redis-server
 	@$(BIN)/python benchmarks/limiter.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .cache site

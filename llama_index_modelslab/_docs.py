@@ -15,37 +15,52 @@ MODELSLAB_DOC = """ModelsLab's LLM API as a LlamaIndex function-calling LLM.
 
     Examples:
         ```python
-        from llama_index_modelslab import ModelsLab
+        import asyncio
+
+        import httpx
+        import httpx_aiohttp
+        from llama_index.core.agent.workflow import FunctionAgent
         from llama_index.core.llms import ChatMessage
+        from llama_index.core.tools import FunctionTool
+        from pydantic import BaseModel
+
+        from llama_index_modelslab import ModelsLab
 
         llm = ModelsLab(model="meta-llama-llama-3.2-3b-instruct")  # key: MODELSLAB_API_KEY
         print(llm.complete("Say hi").text)
         for chunk in llm.stream_chat([ChatMessage(role="user", content="Count to 3")]):
             print(chunk.delta, end="")
 
+
         # Agents and tools
-        from llama_index.core.agent.workflow import FunctionAgent
         def add(a: int, b: int) -> int:
             "Add two numbers."
             return a + b
-        agent = FunctionAgent(tools=[add], llm=llm)
-        answer = await agent.run("What is 2 + 3?")
+
+
+        async def ask_agent() -> None:
+            agent = FunctionAgent(tools=[add], llm=llm)
+            print(await agent.run("What is 2 + 3?"))
+
+
+        asyncio.run(ask_agent())
+
 
         # Structured output (function calling by default; or structured_output_mode="json_schema")
-        from pydantic import BaseModel
         class City(BaseModel):
             name: str
             country: str
+
+
         city = llm.as_structured_llm(City).complete("The capital of France").raw
 
         # Your own httpx clients, e.g. aiohttp's pool for many concurrent async calls
         # (pip install httpx-aiohttp); they are used as given and never closed by us.
-        import httpx, httpx_aiohttp
-        fast = ModelsLab(async_http_client=httpx.AsyncClient(
-            transport=httpx_aiohttp.AiohttpTransport()))
+        fast = ModelsLab(
+            async_http_client=httpx.AsyncClient(transport=httpx_aiohttp.AiohttpTransport())
+        )
 
         # Token counting and model listing (as in langchain_modelslab.ChatModelsLab)
-        from llama_index.core.tools import FunctionTool
         tools = [FunctionTool.from_defaults(fn=add)]
         n = llm.count_tokens([ChatMessage(role="user", content="What is 2 + 3?")], tools=tools)
         ids = [m.id for m in llm.list_models()]

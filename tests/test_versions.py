@@ -1,4 +1,4 @@
-"""The versions the README states are the ones in the metadata and the ones the matrix tests."""
+"""The versions CONTRIBUTING.md states are the ones in the metadata and the ones the matrix tests."""
 
 from __future__ import annotations
 
@@ -17,14 +17,15 @@ else:  # pytest itself depends on tomli before Python 3.11
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT: dict[str, Any] = PYPROJECT["project"]
+CONTRIBUTING = (ROOT / "CONTRIBUTING.md").read_text()
 README = (ROOT / "README.md").read_text()
 NOXFILE = (ROOT / "noxfile.py").read_text()
 
 
 def _section(title: str) -> str:
-    """The README section under ``## title``."""
-    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", README, re.M | re.S)
-    assert match, f"README has no '## {title}' section"
+    """The CONTRIBUTING.md section under ``## title``."""
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", CONTRIBUTING, re.M | re.S)
+    assert match, f"CONTRIBUTING.md has no '## {title}' section"
     return match.group(1)
 
 
@@ -34,7 +35,7 @@ def _row(label: str) -> str:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if cells and cells[0] == label:
             return line
-    raise AssertionError(f"README's 'Supported versions' table has no row {label}")
+    raise AssertionError(f"CONTRIBUTING.md's 'Supported versions' table has no row {label}")
 
 
 def _requirements(row: str) -> set[str]:
@@ -43,7 +44,7 @@ def _requirements(row: str) -> set[str]:
     return set(re.findall(r"`([^`]+)`", second.split("(")[0]))
 
 
-def test_core_requirements_are_the_readmes() -> None:
+def test_core_requirements_are_the_documented_ones() -> None:
     row = _row("`modelslab-integrations` (the core)")
     assert _requirements(row) == set(PROJECT["dependencies"])
 
@@ -51,7 +52,7 @@ def test_core_requirements_are_the_readmes() -> None:
 @pytest.mark.parametrize(
     "extra", [e for e in PYPROJECT["project"]["optional-dependencies"] if e != "all"]
 )
-def test_each_extras_requirements_are_the_readmes(extra: str) -> None:
+def test_each_extras_requirements_are_the_documented_ones(extra: str) -> None:
     assert _requirements(_row(f"`[{extra}]`")) == set(PROJECT["optional-dependencies"][extra])
 
 
@@ -92,12 +93,13 @@ def test_python_range_is_the_metadatas_and_the_matrix_spans_it() -> None:
     assert PROJECT["requires-python"] == f">={low}"
     stated = f'Python {low} to {high} (`requires-python = "{PROJECT["requires-python"]}"`)'
     assert stated in _section("Supported versions")
+    assert f"Python {low} to {high}." in README  # the users' one-line version of it
     matrix = _matrix()
     assert {v for k, v in matrix.items() if k.startswith("lowest")} == {low}
     assert matrix["locked"] == high
 
 
-def test_readme_lists_every_matrix_session_with_its_python() -> None:
+def test_contributing_lists_every_matrix_session_with_its_python() -> None:
     listed = re.search(r"nox\.options\.sessions = \[(.*?)\]", NOXFILE, re.S)
     assert listed
     matrix = _matrix()
