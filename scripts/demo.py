@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The demo (``make demo``): both adapters on a real model, each step with its token usage.
 
-Without ``MODELSLAB_API_KEY`` it starts the local llama.cpp server (scripts/llama_server.py:
-Qwen2.5-Coder-0.5B-Instruct, ModelsLab's wire format and paths) and stops it at the end; with
-the key set it sends the same requests to ModelsLab itself. Steps:
+Without ``MODELSLAB_API_KEY`` it uses the local llama.cpp server (scripts/llama_server.py:
+Qwen2.5-Coder-0.5B-Instruct, ModelsLab's wire format and paths), started if needed and held
+for this run: at the end it stops only if no other run (another demo, a test session) holds
+it. With the key set it sends the same requests to ModelsLab itself. Steps:
 
 1. a LangChain chat (system prompt + question)
 2. a streamed answer, printed token by token
@@ -237,7 +238,8 @@ def run_steps(steps: list[tuple[str, Callable[[], None]]]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run every step; stop the local server if this run started it. 1 if a step failed."""
+    """Run every step; let go of the local server (it stops if nobody else holds it). 1 if a
+    step failed."""
     args = parse_args(argv)
     started = time.monotonic()
     endpoint = _local.connect()
@@ -256,9 +258,11 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
     finally:
-        _local.disconnect(endpoint)
-        if endpoint.started:
+        outcome = _local.release(endpoint)
+        if outcome["stopped"]:
             print("\nstopped the local server")
+        elif outcome["running"]:
+            print(f"\nleft the local server running for {', '.join(outcome['holders'])}")
     seconds = time.monotonic() - started
     if failed:
         print(f"\ndemo FAILED in {seconds:.0f} s: {', '.join(failed)}")
