@@ -10,7 +10,8 @@ it. With the key set it sends the same requests to ModelsLab itself. Steps:
 2. a streamed answer, printed token by token
 3. a forced tool call, the tool run, and its result sent back for an answer
 4. a structured-output extraction into a pydantic model (``json_schema``)
-5. a LlamaIndex RAG query over ``notebooks/data/*.md`` with a local embedding model
+5. a LlamaIndex RAG query over ``notebooks/data/*.md`` with a local embedding model, its
+   context window from the server's ``/v1/models``
 
 Answers are greedy (temperature 0, a fixed seed). Each step checks what it shows (usage
 reported and adding up, streamed pieces joining to the answer, tool arguments valid for the
@@ -183,6 +184,7 @@ def demo_rag(endpoint: _local.Endpoint, dialect: str, max_tokens: int) -> None:
     from local_embedding import MiniLMEmbedding
 
     from llama_index_modelslab import ModelsLab
+    from modelslab_core import resolve_model
 
     heading(5, "LlamaIndex RAG (local MiniLM embedding)")
     documents = _local.load_documents()
@@ -196,6 +198,13 @@ def demo_rag(endpoint: _local.Endpoint, dialect: str, max_tokens: int) -> None:
             max_tokens=max_tokens, dialect=dialect, http_client=wire.client
         )
     )
+    # the server's model list tells the context window LlamaIndex sizes prompts for (the
+    # model catalog keeps what /v1/models says: llama-server reports the context it serves)
+    llm.list_models()
+    facts = resolve_model(llm.model, base_url=llm.api_base)
+    window = facts.context_window if facts else None
+    check(window, f"no context window known for {llm.model}")
+    print(f"context window: {window} tokens ({facts and facts.sources['context_window']})")
     engine = index.as_query_engine(llm=llm, similarity_top_k=2)
     question = "When does the first ferry leave Port Ailean on weekdays?"
     print(f"question: {question}")
