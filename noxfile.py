@@ -71,7 +71,9 @@ SLOW = (
     # two workers beside the real-model tests of another checkout; the full suite keeps it.
     "tests/reliability/test_fault_matrix.py::test_stall_after_output_is_a_timeout_not_a_replay",
 )
-PYTEST = ("-m", "not real_model", "-p", "no:cacheprovider", "-q", "-n", "2")
+# tests/test_packaging.py (marker packaging) builds and installs the package itself with the
+# dev group's tools: it runs once, in the full suite.
+PYTEST = ("-m", "not real_model and not packaging", "-p", "no:cacheprovider", "-q", "-n", "2")
 PYTEST += tuple(f"--deselect={test}" for test in SLOW)
 LOCKS = ROOT / "locks"
 # The lowest sessions: name -> (extras, test dependency group, floors of the test tools).

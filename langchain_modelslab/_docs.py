@@ -24,7 +24,7 @@ Key init args — completion params:
     temperature: float | None
         Sampling temperature.
     max_tokens: int | None
-        Most tokens to generate.
+        Most tokens to generate (also ``max_completion_tokens``).
     top_p, top_k, frequency_penalty, presence_penalty, repetition_penalty, seed, stop
         The usual sampling controls; ``model_kwargs``/``extra_body`` send anything else.
     stream_usage: bool
@@ -34,11 +34,12 @@ Key init args — client params:
     api_key: SecretStr | None
         ModelsLab API key; read from ``MODELSLAB_API_KEY`` if not passed.
     base_url: str
-        API base URL (``MODELSLAB_BASE_URL``), default ``https://modelslab.com/api/v7/llm``.
+        API base URL (``MODELSLAB_BASE_URL``), default ``https://modelslab.com/api/v7/llm``;
+        also ``api_base``/``modelslab_api_base`` (two spellings of one setting: an error).
     dialect: "openai" | "anthropic"
         Wire format: ``/chat/completions`` (default) or ``/v1/messages``; same features.
     timeout: float | None
-        Seconds to connect and to wait for each read.
+        Seconds to connect and to wait for each read (also ``request_timeout``).
     max_retries: int
         Retries for 429/5xx/connection errors, honouring the server's ``retry_after``.
     max_in_flight: int | None

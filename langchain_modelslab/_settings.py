@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import LangSmithParams
+from langchain_core.utils import get_pydantic_field_names
+from langchain_core.utils.utils import _build_model_kwargs
 
 from modelslab_core import ClientConfig
+from modelslab_core.keywords import canonical_keywords
 from modelslab_core.types import SAMPLING_FIELDS
 
 from ._convert import PROVIDER
@@ -15,7 +18,27 @@ from ._tools import format_tools
 if TYPE_CHECKING:
     from .chat_models import ChatModelsLab
 
-__all__ = ["CONFIG_FIELDS", "config_key", "ls_params", "make_config", "request_options"]
+__all__ = [
+    "CONFIG_FIELDS",
+    "SPELLINGS",
+    "config_key",
+    "constructor_values",
+    "ls_params",
+    "make_config",
+    "request_options",
+]
+
+SPELLINGS: dict[str, tuple[str, ...]] = {
+    "model": ("model_name",),
+    "base_url": ("api_base", "modelslab_api_base"),
+    "api_key": ("modelslab_api_key",),
+    "timeout": ("request_timeout",),
+    "max_tokens": ("max_completion_tokens",),
+    "stop": ("stop_sequences",),
+}
+"""The other spellings of a setting: LangChain's (``model_name``, ``request_timeout`` and
+``max_completion_tokens`` as in ``ChatOpenAI``, ``stop_sequences`` as in ``ChatAnthropic``), the
+provider-prefixed field names of LangChain partner packages, and LlamaIndex's ``api_base``."""
 
 CONFIG_FIELDS = (
     "model",
@@ -38,6 +61,14 @@ CONFIG_FIELDS = (
     "catalog_file",
 )
 """The model fields the client configuration is made of."""
+
+
+def constructor_values(cls: type[ChatModelsLab], values: dict[str, Any]) -> dict[str, Any]:
+    """Constructor keywords as the fields take them: every spelling renamed to its setting (two
+    spellings of one setting given together: a `TypeError`), then LangChain's convention for
+    the rest: an unknown keyword moves to ``model_kwargs`` with a warning."""
+    values = canonical_keywords(values, SPELLINGS, cls.__name__)
+    return _build_model_kwargs(values, get_pydantic_field_names(cls))
 
 
 def config_key(model: ChatModelsLab) -> tuple[Any, ...]:

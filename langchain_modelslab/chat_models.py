@@ -22,8 +22,7 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.outputs import ChatResult as LCChatResult
 from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
-from langchain_core.utils import from_env, get_pydantic_field_names, secret_from_env
-from langchain_core.utils.utils import _build_model_kwargs
+from langchain_core.utils import from_env, secret_from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from modelslab_core import (
@@ -44,7 +43,7 @@ from ._docs import CHAT_MODELSLAB_DOC
 from ._errors import translate_errors
 from ._fast_path import can_take_fast_path, prepare
 from ._profile import profile_refresh, resolve_profile
-from ._settings import config_key, ls_params, make_config, request_options
+from ._settings import config_key, constructor_values, ls_params, make_config, request_options
 from ._tools import StructuredMethod, bound_tool_choice, format_tools
 
 if TYPE_CHECKING:
@@ -131,9 +130,9 @@ class ChatModelsLab(BaseChatModel, SamplingParams):
     @model_validator(mode="before")
     @classmethod
     def _build_extra(cls, values: Any) -> Any:
-        """Unknown constructor arguments go to ``model_kwargs`` (with a warning)."""
+        """Other spellings renamed (``SPELLINGS``); unknown ones to ``model_kwargs`` (warned)."""
         if isinstance(values, dict):
-            return _build_model_kwargs(values, get_pydantic_field_names(cls))
+            return constructor_values(cls, values)
         return values
 
     # ------------------------------------------------------------------ LangChain plumbing

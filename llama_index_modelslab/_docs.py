@@ -13,6 +13,11 @@ MODELSLAB_DOC = """ModelsLab's LLM API as a LlamaIndex function-calling LLM.
     raise its typed errors (`modelslab_core.RateLimitError`, ...). The API key is never part
     of ``to_dict()``, ``to_json()``, ``to_payload()`` or the repr.
 
+    The base URL is ``api_base`` (as in llama-index-llms-openai) or ``base_url`` (as in
+    llama-index-llms-anthropic), the model ``model`` or ``model_name``; two spellings of one
+    setting together, or a keyword no setting has, raise a ``TypeError`` naming them (fields
+    to send go in ``additional_kwargs``).
+
     Examples:
         ```python
         import asyncio

@@ -22,7 +22,7 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.constants import DEFAULT_TEMPERATURE
 from llama_index.core.llms.llm import ToolSelection
-from pydantic import Field, PrivateAttr, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 import modelslab_core as core
@@ -33,6 +33,7 @@ from modelslab_core.types import ChatRequest, Dialect, ModelInfo
 from ._convert import to_chat_response, to_messages
 from ._docs import MODELSLAB_DOC
 from ._fast_path import chat_callback, completion_method
+from ._keywords import constructor_values
 from ._metadata import DEFAULT_CONTEXT_WINDOW, llm_metadata
 from ._snapshots import aresponses, responses
 from ._structured_llm import StructuredOutputLLM
@@ -75,7 +76,9 @@ def _env_base() -> str:
 class ModelsLab(StructuredOutputLLM):
     __doc__ = MODELSLAB_DOC
 
-    model: str = Field(default=DEFAULT_MODEL, description="The ModelsLab model id.")
+    model: str = Field(
+        default=DEFAULT_MODEL, description="The ModelsLab model id (also model_name=)."
+    )
     api_key: SecretStr | None = Field(
         default_factory=_env_key,
         exclude=True,
@@ -84,7 +87,8 @@ class ModelsLab(StructuredOutputLLM):
     )
     api_base: str = Field(
         default_factory=_env_base,
-        description="Base URL (default: MODELSLAB_BASE_URL, else ModelsLab's v7 LLM API).",
+        description="Base URL, also base_url= (default: MODELSLAB_BASE_URL, else ModelsLab's "
+        "v7 LLM API).",
     )
     timeout: float | None = Field(
         default=None,
@@ -152,6 +156,12 @@ class ModelsLab(StructuredOutputLLM):
         if "api_key" in value:
             raise ValueError("Pass the key as api_key=..., not in client_options")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _spellings(cls, values: Any) -> Any:
+        """Other spellings renamed (``_keywords.SPELLINGS``); an unknown keyword is an error."""
+        return constructor_values(cls, values) if isinstance(values, dict) else values
 
     _clients: core.ClientPair | None = PrivateAttr(default=None)
 

@@ -4,7 +4,8 @@
     .venv/bin/python notebooks/_build.py --execute  # write, then run each and save its outputs
 
 ``--execute`` starts the local llama.cpp server once (unless ``MODELSLAB_API_KEY`` is set) so
-that every notebook reuses it, and stops it at the end. Kernel: ``python3`` of this interpreter
+that every notebook reuses it, holds it while they run and lets go at the end (it stops unless
+another run still holds it). Kernel: ``python3`` of this interpreter
 (install it with ``.venv/bin/python -m ipykernel install --sys-prefix`` if missing).
 """
 

@@ -4,7 +4,8 @@
   and ``MODELSLAB_MODEL`` (default ``meta-llama-llama-3.2-3b-instruct``). The tests point the
   notebooks at an already running local server this way.
 - otherwise: the local llama.cpp server of ``scripts/llama_server.py`` (Qwen2.5-Coder-0.5B-Instruct
-  speaking ModelsLab's wire format), started here unless it already runs.
+  speaking ModelsLab's wire format), started here unless it already runs, and held for this
+  process (a lease): it stops when the last run holding it lets go, never under another run.
 
 Usage::
 
@@ -12,7 +13,7 @@ Usage::
     endpoint = _local.connect()          # prints where requests go
     llm = ChatModelsLab(**endpoint.langchain_kwargs(max_tokens=64))
     ...
-    _local.disconnect(endpoint)          # stops the server only if ``connect`` started it
+    _local.disconnect(endpoint)          # releases this process's hold on the local server
 
 On the local server every answer is greedy (``endpoint.sampling``: temperature 0, a fixed
 seed) on a server with one slot and no prompt cache, so a notebook gives the same outputs on
@@ -39,6 +40,7 @@ __all__ = [
     "connect",
     "disconnect",
     "load_documents",
+    "release",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,9 +106,10 @@ def endpoint_from_state(state: dict[str, Any]) -> Endpoint:
 
 
 def start_local_server() -> Endpoint:
-    """Start (or reuse) the local server; its progress (first build, model) goes to stderr."""
+    """Start (or reuse) the local server, held for this process; its progress (first build,
+    model) goes to stderr."""
     proc = subprocess.run(
-        [sys.executable, str(SERVER_SCRIPT), "start", "--json"],
+        [sys.executable, str(SERVER_SCRIPT), "start", "--json", "--lease", str(os.getpid())],
         stdout=subprocess.PIPE,
         text=True,
         check=False,
@@ -120,13 +123,10 @@ def start_local_server() -> Endpoint:
 
 
 def connect(quiet: bool = False) -> Endpoint:
-    """ModelsLab when ``MODELSLAB_API_KEY`` is set, else the local server (started if needed).
-
-    A server started here is also stopped when the process exits, if `disconnect` was not
-    called first.
-    """
+    """ModelsLab when ``MODELSLAB_API_KEY`` is set, else the local server (started if needed,
+    and held for this process until `disconnect`, or its exit)."""
     endpoint = endpoint_from_env(os.environ) or start_local_server()
-    if endpoint.started:
+    if endpoint.local:
         atexit.register(disconnect, endpoint)
     if not quiet:
         print(f"Using the {endpoint.describe()}")
@@ -134,14 +134,28 @@ def connect(quiet: bool = False) -> Endpoint:
 
 
 def disconnect(endpoint: Endpoint) -> None:
-    """Stop the local server if `connect` started it (idempotent)."""
-    if endpoint.local and endpoint.started:
-        subprocess.run(
-            [sys.executable, str(SERVER_SCRIPT), "stop"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=False,
-        )
+    """Release this process's hold on the local server: it stops only if no other run holds
+    it (idempotent)."""
+    release(endpoint)
+
+
+def release(endpoint: Endpoint) -> dict[str, Any]:
+    """`disconnect`, saying what happened: ``{"running", "stopped", "holders"}`` as
+    ``llama_server.py stop --json`` prints it."""
+    if not endpoint.local:
+        return {"running": False, "stopped": False, "holders": []}
+    proc = subprocess.run(
+        [sys.executable, str(SERVER_SCRIPT), "stop", "--json", "--lease", str(os.getpid())],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        check=False,
+    )
+    try:
+        outcome: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return {"running": None, "stopped": False, "holders": []}
+    return outcome
 
 
 def load_documents() -> list[Any]:

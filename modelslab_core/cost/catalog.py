@@ -9,8 +9,9 @@ known one):
 2. what ``GET /v1/models`` last returned on the same base URL, when its entries carry more than
    ids (``context_length``, ``pricing.prompt``/``pricing.completion`` in dollars per token,
    ``top_provider.max_completion_tokens``, ``supported_parameters``,
-   ``architecture.input_modalities``, as OpenRouter-style routers return them), read leniently:
-   a field that is missing or malformed is simply not known;
+   ``architecture.input_modalities``, as OpenRouter-style routers return them; llama.cpp's
+   ``llama-server`` gives ``meta.n_ctx``, the context it serves, and ``meta.n_ctx_train``),
+   read leniently: a field that is missing or malformed is simply not known;
 3. your own catalog file (``catalog_file=`` or the ``MODELSLAB_MODEL_CATALOG`` environment
    variable), in the shipped file's format;
 4. per-instance settings (``pricing=``; the adapters' own ``profile=``/``context_window=``).
@@ -270,7 +271,9 @@ def facts_from_listing(info: ModelInfo | Mapping[str, Any], origin: str) -> Mode
         "context_window": _first_count(
             data, ("context_length", "context_window", "max_context_length", "max_model_len")
         )
-        or _first_count(top, ("context_length",)),
+        or _first_count(top, ("context_length",))
+        # llama-server: the context it was started with (-c), else the model's trained one
+        or _first_count(data.get("meta"), ("n_ctx", "n_ctx_train")),
         "max_output_tokens": _first_count(top, ("max_completion_tokens",))
         or _first_count(data, ("max_completion_tokens", "max_output_tokens")),
         "pricing": _listed_pricing(data.get("pricing")),

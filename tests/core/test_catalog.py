@@ -169,10 +169,43 @@ def test_openrouter_style_entry_is_read() -> None:
     assert set(facts.sources.values()) == {"listing"}
 
 
+LLAMA_CPP_ENTRY = {  # what llama.cpp's llama-server (build 11434) lists for its model
+    "id": "qwen2.5-coder-0.5b-instruct",
+    "aliases": ["qwen2.5-coder-0.5b-instruct"],
+    "tags": [],
+    "object": "model",
+    "architecture": {"input_modalities": ["text"], "output_modalities": ["text"]},
+    "created": 1796546804,
+    "owned_by": "llamacpp",
+    "meta": {
+        "vocab_type": 2,
+        "n_vocab": 151936,
+        "n_ctx": 8192,
+        "n_ctx_train": 32768,
+        "n_embd": 896,
+        "n_params": 630167424,
+        "size": 485452288,
+        "ftype": "Q4_K - Medium",
+    },
+}
+
+
+def test_llama_cpp_entry_gives_the_context_the_server_serves() -> None:
+    """``meta.n_ctx`` (the server's -c) wins over ``meta.n_ctx_train`` (the model's)."""
+    facts = facts_from_listing(ModelInfo.model_validate(LLAMA_CPP_ENTRY), "listing")
+    assert facts.known() == {"context_window": 8192, "image_input": False}
+    trained_only = {**LLAMA_CPP_ENTRY, "meta": {"n_ctx_train": 32768}}
+    assert facts_from_listing(trained_only, "listing").context_window == 32768
+    explicit = {**LLAMA_CPP_ENTRY, "context_length": 4096}
+    assert facts_from_listing(explicit, "listing").context_window == 4096
+
+
 @pytest.mark.parametrize(
     "entry",
     [
         {"id": OTHER, "object": "model", "created": 1, "owned_by": "qwen"},
+        {"id": OTHER, "meta": {"n_ctx": 0, "n_ctx_train": "big"}},
+        {"id": OTHER, "meta": [8192]},
         {"id": OTHER, "context_length": "lots", "pricing": {"prompt": "-1", "completion": "-1"}},
         {"id": OTHER, "context_length": True, "pricing": {"prompt": "0.1"}, "top_provider": 5},
         {"id": OTHER, "context_length": -5, "pricing": "cheap", "supported_parameters": "tools"},

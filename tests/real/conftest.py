@@ -3,7 +3,8 @@
 ``MODELSLAB_REAL_BASE_URL`` (with ``MODELSLAB_REAL_API_KEY`` and optionally
 ``MODELSLAB_REAL_MODEL``) points the tests at a server that is already running instead; it is
 then left running. Otherwise the fixture starts the server (or reuses the one the script already
-runs) and stops it at the end of the session if it started it.
+runs), held for this test process (``--lease``), and lets go of it at the end of the session:
+the script stops it only if no other run (a demo, another checkout's tests) still holds it.
 """
 
 from __future__ import annotations
@@ -75,15 +76,15 @@ def llama_server() -> Iterator[LocalServer]:
             f"`python {SCRIPT} build && python {SCRIPT} model` first",
             pytrace=False,
         )
-    started = _script("start", "--json", timeout=START_TIMEOUT)
+    lease = str(os.getpid())
+    started = _script("start", "--json", "--lease", lease, timeout=START_TIMEOUT)
     if started.returncode != 0:
         pytest.fail(f"llama_server.py start failed:\n{started.stderr[-2000:]}", pytrace=False)
     state = json.loads(started.stdout)
     try:
         yield LocalServer(state["base_url"], state["api_key"], state["model"])
     finally:
-        if state.get("started"):
-            _script("stop", timeout=60)
+        _script("stop", "--lease", lease, timeout=60)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

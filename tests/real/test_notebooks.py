@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -83,25 +84,52 @@ def test_notebook_runs(path: Path, llama_server: Any, monkeypatch: pytest.Monkey
 USAGE = re.compile(r"^usage: (\d+) in \+ (\d+) out = (\d+) tokens", re.MULTILINE)
 
 
+WHERE = ("MODELSLAB_BASE_URL", "MODELSLAB_API_KEY", "MODELSLAB_MODEL")
+
+
 def _run_demo(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run scripts/demo.py with ``env``; without ``MODELSLAB_*`` in it, none is inherited
+    either (the demo then finds the local server itself, as ``make demo`` does)."""
+    inherited = {k: v for k, v in os.environ.items() if k not in WHERE}
     return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "demo.py")],
         capture_output=True,
         text=True,
-        env={**os.environ, **env},
+        env={**inherited, **env},
         timeout=880,
         check=False,
     )
 
 
+def _warning_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if re.search(r"warn", line, re.IGNORECASE)]
+
+
 @pytest.mark.real_model
 @pytest.mark.timeout(900)
 def test_demo_runs(llama_server: Any) -> None:
-    """Every step ran and printed its checked numbers: usage that adds up, the tool's call and
-    result, the parsed object, the first source and the retrieved line in the prompt."""
-    proc = _run_demo(_server_env(llama_server))
+    """``make demo``'s run: it finds the local server this session holds (through
+    scripts/llama_server.py, as ``make demo`` does), and every step ran and printed its
+    checked numbers: usage that adds up, the tool's call and result, the parsed object, the
+    first source and the retrieved line in the prompt. No warning, and the server this session
+    still holds is left running. (Tests pointed at a server of their own by
+    ``MODELSLAB_REAL_BASE_URL`` run the demo on it through ``MODELSLAB_*``.)"""
+    own_server = bool(os.environ.get("MODELSLAB_REAL_BASE_URL"))
+    proc = _run_demo(_server_env(llama_server) if own_server else {})
     out = proc.stdout
     assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
+    assert _warning_lines(proc.stderr) == [], proc.stderr[-3000:]
+    if not own_server:
+        assert f"Using the local llama.cpp server at {llama_server.base_url}" in out
+        left = [line for line in out.splitlines() if line.startswith("left the local server")]
+        assert len(left) == 1 and f"pid {os.getpid()}" in left[0].split(" for ")[1], out
+        health = httpx.get(
+            llama_server.base_url + "/health",
+            headers={"Authorization": f"Bearer {llama_server.api_key}"},
+            timeout=30,
+        )
+        assert health.status_code == 200
+    assert re.search(r"^context window: \d+ tokens \(GET .*/v1/models\)$", out, re.M), out
     for step in range(1, 6):
         assert f"=== {step}. " in out
     usages = [tuple(map(int, match)) for match in USAGE.findall(out)]
