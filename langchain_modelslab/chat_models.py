@@ -43,6 +43,7 @@ from ._docs import CHAT_MODELSLAB_DOC
 from ._errors import translate_errors
 from ._fast_path import can_take_fast_path, prepare
 from ._profile import profile_refresh, resolve_profile
+from ._serialization import Serialization
 from ._settings import config_key, constructor_values, ls_params, make_config, request_options
 from ._tools import StructuredMethod, bound_tool_choice, format_tools
 
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MODEL", "ChatModelsLab"]
 
 
-class ChatModelsLab(BaseChatModel, SamplingParams):
+class ChatModelsLab(Serialization, BaseChatModel, SamplingParams):
     __doc__ = CHAT_MODELSLAB_DOC
 
     model: str = Field(default=DEFAULT_MODEL, alias="model_name")
@@ -158,30 +159,6 @@ class ChatModelsLab(BaseChatModel, SamplingParams):
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         return ls_params(self, stop, kwargs)
 
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "MODELSLAB_API_KEY", "in_flight_backend": "MODELSLAB_IN_FLIGHT_URL"}
-
-    @property
-    def lc_attributes(self) -> dict[str, Any]:
-        """Prices serialize as exact decimal strings."""
-        return {"pricing": self.pricing.model_dump(mode="json")} if self.pricing else {}
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        return True
-
-    @classmethod
-    def get_lc_namespace(cls) -> list[str]:
-        return ["langchain_modelslab", "chat_models"]
-
-    def __getstate__(self) -> dict[Any, Any]:
-        """Pickle without HTTP clients (they are recreated on first use)."""
-        state = super().__getstate__()
-        state["__dict__"] = {**state["__dict__"], "http_client": None, "http_async_client": None}
-        state["__pydantic_private__"] = {"_clients": None, "_config_key": None}
-        return state
-
     # ------------------------------------------------------------------ clients
 
     def _pair(self) -> ClientPair:
@@ -215,12 +192,24 @@ class ChatModelsLab(BaseChatModel, SamplingParams):
         options = request_options(self, stop, kwargs)
         return build_request(self.model, to_neutral_messages(messages), options)
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> LCChatResult:  # fmt: skip
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LCChatResult:
         request = self._request(messages, stop, kwargs)
         with translate_errors():
             return to_lc_result(self._sync_client().chat(request), request.model)
 
-    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> LCChatResult:  # fmt: skip
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LCChatResult:
         request = self._request(messages, stop, kwargs)
         with translate_errors():
             return to_lc_result(await self._aclient().chat(request), request.model)

@@ -269,7 +269,9 @@ class ModelsLab(StructuredOutputLLM):
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         return responses(self._sync_client().stream(self._request(messages, kwargs)))
 
-    async def _astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:  # fmt: skip
+    async def _astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
         return aresponses(self._async_client().stream(self._request(messages, kwargs)))
 
     @chat_callback
@@ -299,9 +301,15 @@ class ModelsLab(StructuredOutputLLM):
     complete: ClassVar[Callable[..., Any]] = completion_method(
         chat_to_completion_decorator, "_chat"
     )
-    acomplete: ClassVar[Callable[..., Any]] = completion_method(achat_to_completion_decorator, "_achat", is_async=True)  # fmt: skip
-    stream_complete: ClassVar[Callable[..., Any]] = completion_method(stream_chat_to_completion_decorator, "_stream_chat")  # fmt: skip
-    astream_complete: ClassVar[Callable[..., Any]] = completion_method(astream_chat_to_completion_decorator, "_astream_chat", is_async=True)  # fmt: skip
+    acomplete: ClassVar[Callable[..., Any]] = completion_method(
+        achat_to_completion_decorator, "_achat", is_async=True
+    )
+    stream_complete: ClassVar[Callable[..., Any]] = completion_method(
+        stream_chat_to_completion_decorator, "_stream_chat"
+    )
+    astream_complete: ClassVar[Callable[..., Any]] = completion_method(
+        astream_chat_to_completion_decorator, "_astream_chat", is_async=True
+    )
 
     # -- tokens and models (the same answers as ChatModelsLab's) ---------------------------
 
