@@ -15,7 +15,13 @@ from . import exceptions, types
 from ._version import __version__
 from .client import AsyncModelsLabClient, ModelsLabClient
 from .config import DEFAULT_BASE_URL, AuthMode, ClientConfig, RetryPolicy
-from .cost.budget import BudgetExceededError, SpendLedger, UnpricedModelError, track_spend
+from .cost.budget import (
+    BudgetExceededError,
+    SpendLedger,
+    UnboundedCostError,
+    UnpricedModelError,
+    track_spend,
+)
 from .cost.catalog import (
     CatalogError,
     ModelCatalog,
@@ -57,6 +63,7 @@ __all__ = [
     "RetryPolicy",
     "SpendLedger",
     "StreamAccumulator",
+    "UnboundedCostError",
     "UnpricedModelError",
     "__version__",
     "limiter_for",
