@@ -127,7 +127,7 @@ class _ClientBase(Generic[_H]):
         wire = request.model_copy(update={"include_usage": True}) if forced else request
         body = codec.encode_request(wire, stream=stream, model_field=self.config.model_field)
         charge = Charge.open(request.model, facts, body)
-        charge.strip_usage = forced and codec.name == "openai"
+        charge.strip_usage = forced
         return codec, body, charge
 
     def _facts(self, model: str) -> ModelFacts | None:
