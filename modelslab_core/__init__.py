@@ -31,6 +31,7 @@ from .cost.catalog import (
     shipped_catalog,
 )
 from .cost.pricing import Cost, ModelPricing
+from .cost.redis_budget import RedisBudgetBackend
 from .dialects import DialectCodec
 from .exceptions import *  # noqa: F403 - every error class (exceptions.__all__)
 from .limits import InFlightLimiter, LimiterStats, LocalLimiter, limiter_for
@@ -59,6 +60,7 @@ __all__ = [
     "ModelFacts",
     "ModelPricing",
     "ModelsLabClient",
+    "RedisBudgetBackend",
     "RedisLimiter",
     "RetryPolicy",
     "SpendLedger",

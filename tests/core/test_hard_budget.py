@@ -239,17 +239,19 @@ def test_a_retry_after_a_cut_answer_reserves_again(standin: StandIn, mode: str) 
     assert ledger.spent == worst_case(prompt()) + result.cost.total >= billed_cost(standin)
     standin.reset()
     standin.enqueue(Fault.cut_mid_stream())
-    with track_spend(budget=worst_case(prompt())) as tight:
-        with pytest.raises(BudgetExceededError):
-            run_one(standin, mode, prompt())
+    with track_spend(budget=worst_case(prompt())) as tight, pytest.raises(BudgetExceededError):
+        run_one(standin, mode, prompt())
     assert len(standin.billed) == 1 and tight.spent == worst_case(prompt()) >= billed_cost(standin)
 
 
 def test_a_stream_cut_midway_is_spend_and_is_not_retried(standin: StandIn) -> None:
     standin.enqueue(Fault.cut_mid_stream(after_events=3))
-    with ModelsLabClient(config(standin)) as client, track_spend(budget=1) as ledger:
-        with pytest.raises(Exception, match="stream"):
-            list(client.stream(prompt()))
+    with (
+        ModelsLabClient(config(standin)) as client,
+        track_spend(budget=1) as ledger,
+        pytest.raises(Exception, match="stream"),
+    ):
+        list(client.stream(prompt()))
     assert ledger.forfeited == 1 and ledger.spent == worst_case(prompt(), stream=True)
     assert ledger.spent >= billed_cost(standin) > 0
 
