@@ -69,7 +69,9 @@ class RedisBudgetBackend:
         self, url: str, *, lease: float = 120.0, prefix: str = DEFAULT_PREFIX, timeout: float = 2.0
     ) -> None:
         if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"budget_backend must be a redis://, rediss:// or unix:// URL: {url!r}")
+            raise ValueError(
+                f"budget_backend must be a redis://, rediss:// or unix:// URL: {url!r}"
+            )
         if lease <= 0 or timeout <= 0:
             raise ValueError("lease and timeout must be positive")
         self.url, self.lease, self.prefix, self.timeout = url, lease, prefix, timeout
