@@ -29,6 +29,7 @@ __all__ = [
     "ModelsLabAPIError",
     "ModelsLabAuthenticationError",
     "ModelsLabBadRequestError",
+    "ModelsLabBudgetUnavailableError",
     "ModelsLabConflictError",
     "ModelsLabConnectionError",
     "ModelsLabContextOverflowError",
@@ -124,6 +125,10 @@ class ModelsLabLimiterUnavailableError(core.LimiterUnavailableError, ModelConnec
     """The shared in-flight limit's Redis could not be reached."""
 
 
+class ModelsLabBudgetUnavailableError(core.BudgetUnavailableError, ModelConnectionError):
+    """A shared budget's Redis could not be reached (the request was not sent)."""
+
+
 class ModelsLabStreamInterruptedError(core.StreamInterruptedError, ModelConnectionError):
     """The stream ended before its terminator."""
 
@@ -160,6 +165,7 @@ _TABLE: dict[type[core.APIError], type[core.APIError]] = {
     core.StreamTimeoutError: ModelsLabStreamTimeoutError,
     core.QueueFullError: ModelsLabQueueFullError,
     core.LimiterUnavailableError: ModelsLabLimiterUnavailableError,
+    core.BudgetUnavailableError: ModelsLabBudgetUnavailableError,
     core.StreamInterruptedError: ModelsLabStreamInterruptedError,
     core.APIResponseValidationError: ModelsLabResponseValidationError,
     core.ProcessingResponseError: ModelsLabProcessingError,

@@ -9,9 +9,10 @@ In the spirit of ``get_openai_callback`` (the same attribute names) and
 itself rather than by a callback handler: every ModelsLab request made in the block counts,
 whatever runs it (``invoke``, ``batch``, streams, ``create_agent``, LangGraph), in every thread
 and task that inherits the block's context, and no handler is attached to the runs (so streams
-keep their fast path). With a ``budget`` (US dollars), a request made once the block's spend
-has reached it fails with `modelslab_core.BudgetExceededError` before it is sent; see
-`modelslab_core.cost.budget` for what holds when calls run concurrently.
+keep their fast path). With a ``budget`` (US dollars), a request whose worst case (its input
+bound plus ``max_tokens`` of output) no longer fits what is left of it (spend and the
+reservations of requests under way deducted) fails with `modelslab_core.BudgetExceededError` before it is sent, so what ModelsLab bills
+never exceeds the budget, however many calls run at once; see `modelslab_core.cost.budget`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from langchain_core.messages.ai import UsageMetadata
 
 from modelslab_core.cost.budget import SpendLedger, spending
 from modelslab_core.cost.pricing import usd
+from modelslab_core.cost.redis_budget import RedisBudgetBackend
 
 __all__ = ["ModelsLabCallback", "get_modelslab_callback"]
 
@@ -67,7 +69,22 @@ class ModelsLabCallback(SpendLedger):
 
 def get_modelslab_callback(
     budget: Decimal | str | int | float | None = None,
+    *,
+    shared: str | None = None,
+    budget_backend: str | RedisBudgetBackend | None = None,
+    count_input_tokens: bool = False,
 ) -> AbstractContextManager[ModelsLabCallback]:
     """Count the tokens and cost of the ModelsLab calls made in the block, per model; with a
-    ``budget`` in US dollars, refuse requests once the block's spend has reached it."""
-    return spending(ModelsLabCallback(budget))
+    ``budget`` in US dollars, what ModelsLab bills for them never exceeds it (a request whose
+    worst case does not fit is refused before it is sent). ``shared="name"``: one budget for
+    every process that opens that name (Redis: ``budget_backend=`` or
+    ``MODELSLAB_IN_FLIGHT_URL``); ``count_input_tokens``: bound inputs by ``count_tokens``
+    instead of their bytes (see `modelslab_core.SpendLedger`)."""
+    return spending(
+        ModelsLabCallback(
+            budget,
+            shared=shared,
+            budget_backend=budget_backend,
+            count_input_tokens=count_input_tokens,
+        )
+    )

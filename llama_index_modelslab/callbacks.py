@@ -11,9 +11,10 @@ every ModelsLab request of the block counts (chat, complete, streams, structured
 ``FunctionAgent`` and other workflows), in every asyncio task and context-copying thread the
 block starts, and none is attached to a ``CallbackManager`` or dispatcher (a registered
 handler would also be global, not scoped to the block, and would turn off the LLM's
-unobserved fast path). With a ``budget`` (US dollars), a request made once the block's spend
-has reached it fails with `modelslab_core.BudgetExceededError` before it is sent; see
-`modelslab_core.cost.budget` for what holds when calls run concurrently.
+unobserved fast path). With a ``budget`` (US dollars), a request whose worst case (its input
+bound plus ``max_tokens`` of output) no longer fits what is left of it (spend and the
+reservations of requests under way deducted) fails with `modelslab_core.BudgetExceededError` before it is sent, so what ModelsLab bills
+never exceeds the budget, however many calls run at once; see `modelslab_core.cost.budget`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from llama_index.core.base.llms.types import ChatResponse, CompletionResponse
 
 from modelslab_core.cost.budget import SpendLedger, spending
 from modelslab_core.cost.pricing import Cost
+from modelslab_core.cost.redis_budget import RedisBudgetBackend
 
 __all__ = ["ModelsLabCostHandler", "response_cost", "track_costs"]
 
@@ -43,10 +45,25 @@ class ModelsLabCostHandler(SpendLedger):
 
 def track_costs(
     budget: Decimal | str | int | float | None = None,
+    *,
+    shared: str | None = None,
+    budget_backend: str | RedisBudgetBackend | None = None,
+    count_input_tokens: bool = False,
 ) -> AbstractContextManager[ModelsLabCostHandler]:
     """Count the tokens and cost of the ModelsLab calls made in the block, per model; with a
-    ``budget`` in US dollars, refuse requests once the block's spend has reached it."""
-    return spending(ModelsLabCostHandler(budget))
+    ``budget`` in US dollars, what ModelsLab bills for them never exceeds it (a request whose
+    worst case does not fit is refused before it is sent). ``shared="name"``: one budget for
+    every process that opens that name (Redis: ``budget_backend=`` or
+    ``MODELSLAB_IN_FLIGHT_URL``); ``count_input_tokens``: bound inputs by ``count_tokens``
+    instead of their bytes (see `modelslab_core.SpendLedger`)."""
+    return spending(
+        ModelsLabCostHandler(
+            budget,
+            shared=shared,
+            budget_backend=budget_backend,
+            count_input_tokens=count_input_tokens,
+        )
+    )
 
 
 def response_cost(response: ChatResponse | CompletionResponse) -> Cost | None:

@@ -15,7 +15,13 @@ from . import exceptions, types
 from ._version import __version__
 from .client import AsyncModelsLabClient, ModelsLabClient
 from .config import DEFAULT_BASE_URL, AuthMode, ClientConfig, RetryPolicy
-from .cost.budget import BudgetExceededError, SpendLedger, UnpricedModelError, track_spend
+from .cost.budget import (
+    BudgetExceededError,
+    SpendLedger,
+    UnboundedCostError,
+    UnpricedModelError,
+    track_spend,
+)
 from .cost.catalog import (
     CatalogError,
     ModelCatalog,
@@ -25,6 +31,7 @@ from .cost.catalog import (
     shipped_catalog,
 )
 from .cost.pricing import Cost, ModelPricing
+from .cost.redis_budget import RedisBudgetBackend
 from .dialects import DialectCodec
 from .exceptions import *  # noqa: F403 - every error class (exceptions.__all__)
 from .limits import InFlightLimiter, LimiterStats, LocalLimiter, limiter_for
@@ -53,10 +60,12 @@ __all__ = [
     "ModelFacts",
     "ModelPricing",
     "ModelsLabClient",
+    "RedisBudgetBackend",
     "RedisLimiter",
     "RetryPolicy",
     "SpendLedger",
     "StreamAccumulator",
+    "UnboundedCostError",
     "UnpricedModelError",
     "__version__",
     "limiter_for",

@@ -19,8 +19,9 @@ import httpx
 from httpx._config import create_ssl_context
 
 from .config import ClientConfig
-from .cost.budget import AnswerHook, Charge
-from .cost.catalog import remember_listing, resolve_model
+from .cost.budget import open_ledgers
+from .cost.catalog import ModelFacts, remember_listing, resolve_model
+from .cost.charge import AnswerHook, Charge
 from .cost.metering import metered, metered_async
 from .dialects import DialectCodec, codec_for
 from .transport.calls import (
@@ -37,7 +38,6 @@ from .types import ChatRequest, ChatResult, Dialect, ModelInfo, StreamDelta
 __all__ = ["AsyncModelsLabClient", "ModelsLabClient"]
 
 _H = TypeVar("_H", httpx.Client, httpx.AsyncClient)
-_S = TypeVar("_S")
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 MODELS_PATH = "/v1/models"
 _UNPICKLED = ("_http", "_injected", "_transport", "_lock", "_clients")
@@ -114,37 +114,41 @@ class _ClientBase(Generic[_H]):
     def _chat_call(
         self, request: ChatRequest, dialect: Dialect | None, *, stream: bool
     ) -> tuple[DialectCodec, dict[str, Any], Charge]:
-        """The codec, the JSON body and the `Charge` that will price and record the answer
-        (bad input, or a bad catalog file, fails here, before any I/O)."""
+        """The codec, the JSON body and the `Charge` that will reserve, price and record the
+        request (bad input, a bad catalog file or an unbounded cost under a budget fails here,
+        before any I/O). A stream under a budget asks for usage even if ``request`` does not
+        (the caller still does not see it)."""
         codec = self._codec(dialect)
         self.config.require_api_key()
         check_request(request)
-        body = codec.encode_request(request, stream=stream, model_field=self.config.model_field)
-        return codec, body, self._charge(request.model)
+        facts = self._facts(request.model)
+        ledgers = open_ledgers()
+        forced = stream and not request.include_usage and any(lg.budget for lg in ledgers)
+        wire = request.model_copy(update={"include_usage": True}) if forced else request
+        body = codec.encode_request(wire, stream=stream, model_field=self.config.model_field)
+        charge = Charge.open(request.model, facts, body)
+        charge.strip_usage = forced
+        return codec, body, charge
 
-    def _charge(self, model: str) -> Charge:
-        """A charge at ``model``'s catalog price."""
+    def _facts(self, model: str) -> ModelFacts | None:
+        """What the catalog knows about ``model`` (with the config's price for it)."""
         cfg = self.config
-        facts = resolve_model(
+        return resolve_model(
             model,
             base_url=cfg.base_url,
             catalog_file=cfg.catalog_file,
             pricing=cfg.pricing.get(model),
         )
-        return Charge.open(model, None if facts is None else facts.pricing)
+
+    def _counted(self, request: ChatRequest, charge: Charge, body: dict[str, Any], n: int) -> None:
+        """Bound the input by the server's count (``count_input_tokens=True``)."""
+        charge.use_input_count(self._facts(request.model), body, n)
 
     def _answer_hook(self, codec: DialectCodec, charge: Charge) -> AnswerHook:
         """The transport hook of a plain chat: decode (masked errors), price and record the
         answer while its in-flight slot is held."""
         secret = self.config.require_api_key()
         return charge.on_answer(lambda payload: decode_chat(codec, payload, secret))
-
-    def _open_stream(
-        self, request: ChatRequest, dialect: Dialect | None, meter: Callable[[Any, Charge], _S]
-    ) -> _S:
-        """The transport's stream of deltas for a chat, each passing ``meter`` (pricing)."""
-        codec, body, charge = self._chat_call(request, dialect, stream=True)
-        return meter(self._t().stream(codec.path, body, self._handler(codec)), charge)
 
     def _t(self) -> Any:
         raise NotImplementedError
@@ -195,14 +199,24 @@ class ModelsLabClient(_ClientBase[httpx.Client]):
     def chat(self, request: ChatRequest, *, dialect: Dialect | None = None) -> ChatResult:
         """Send ``request`` and return the complete answer (``cost`` set when priced)."""
         codec, body, charge = self._chat_call(request, dialect, stream=False)
-        self._t().request_json("POST", codec.path, body, self._answer_hook(codec, charge))
+        if charge.counts_input:
+            self._counted(request, charge, body, self.count_tokens(request))
+        hook = self._answer_hook(codec, charge)
+        try:
+            self._t().request_json("POST", codec.path, body, hook, charge)
+        finally:
+            charge.abandon()
         return charge.answered()
 
     def stream(
         self, request: ChatRequest, *, dialect: Dialect | None = None
     ) -> Iterator[StreamDelta]:
         """Stream the answer as deltas; a cut stream raises `StreamInterruptedError`."""
-        return self._open_stream(request, dialect, metered)
+        codec, body, charge = self._chat_call(request, dialect, stream=True)
+        if charge.counts_input:
+            self._counted(request, charge, body, self.count_tokens(request))
+        deltas = self._t().stream(codec.path, body, self._handler(codec), charge)
+        return metered(deltas, charge)
 
     def count_tokens(self, request: ChatRequest) -> int:
         """Input tokens of ``request`` as the server counts them in a real request (always via
@@ -265,14 +279,26 @@ class AsyncModelsLabClient(_ClientBase[httpx.AsyncClient]):
     async def chat(self, request: ChatRequest, *, dialect: Dialect | None = None) -> ChatResult:
         """Send ``request`` and return the complete answer (``cost`` set when priced)."""
         codec, body, charge = self._chat_call(request, dialect, stream=False)
-        await self._t().request_json("POST", codec.path, body, self._answer_hook(codec, charge))
+        if charge.counts_input:
+            self._counted(request, charge, body, await self.count_tokens(request))
+        hook = self._answer_hook(codec, charge)
+        try:
+            await self._t().request_json("POST", codec.path, body, hook, charge)
+        finally:
+            await charge.off_loop(charge.abandon)
         return charge.answered()
 
     def stream(
         self, request: ChatRequest, *, dialect: Dialect | None = None
     ) -> AsyncIterator[StreamDelta]:
         """Stream the answer as deltas (``async for``); input is checked at call time."""
-        return self._open_stream(request, dialect, metered_async)
+        codec, body, charge = self._chat_call(request, dialect, stream=True)
+
+        async def count() -> None:
+            self._counted(request, charge, body, await self.count_tokens(request))
+
+        deltas = self._t().stream(codec.path, body, self._handler(codec), charge)
+        return metered_async(deltas, charge, count if charge.counts_input else None)
 
     async def count_tokens(self, request: ChatRequest) -> int:
         """Input tokens of ``request`` (see `ModelsLabClient.count_tokens`)."""

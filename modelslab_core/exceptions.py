@@ -8,7 +8,8 @@ Hierarchy::
     │   │   ├── APITimeoutError
     │   │   │   ├── StreamTimeoutError      a stream went silent past the chunk timeout
     │   │   │   └── QueueFullError          no in-flight slot freed up before the wait deadline
-    │   │   └── LimiterUnavailableError     the shared in-flight limit (Redis) is unreachable
+    │   │   ├── LimiterUnavailableError     the shared in-flight limit (Redis) is unreachable
+    │   │   └── BudgetUnavailableError      a shared budget's Redis is unreachable (not sent)
     │   ├── StreamInterruptedError          the stream ended before [DONE] / message_stop
     │   ├── APIResponseValidationError      the body was not what the contract says
     │   ├── ProcessingResponseError         a {"status":"processing"} envelope (queued answer)
@@ -42,6 +43,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetUnavailableError",
     "ConflictError",
     "ContextWindowExceededError",
     "InsufficientCreditsError",
@@ -139,6 +141,11 @@ class QueueFullError(APITimeoutError):
 
 class LimiterUnavailableError(APIConnectionError):
     """The shared in-flight limit's backend (Redis) could not be reached or failed."""
+
+
+class BudgetUnavailableError(APIConnectionError):
+    """A shared budget's backend (Redis) could not be reached or failed: the request was not
+    sent (a shared budget never lets an unbudgeted request through)."""
 
 
 class StreamInterruptedError(APIError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from contextlib import ExitStack
 from decimal import Decimal
 
@@ -81,12 +82,28 @@ def one_call(llm: ChatModelsLab) -> None:
     assert cost == cost_of(tokens, facts.pricing)
 
 
-def budget_stops_an_agent(llm: ChatModelsLab) -> None:
-    """3. A LangChain agent under a budget: the call after the one that reaches it is refused."""
-    agent = create_agent(llm, tools=[get_weather])
-    with get_modelslab_callback(budget=Decimal("0.000001")) as cb:
+def worst_case_of(run: Callable[[], object]) -> Decimal:
+    """What the first request of ``run`` may cost at most: a $0 budget refuses it unsent and
+    says how much it would have reserved (its input bound plus ``max_tokens`` of output)."""
+    with get_modelslab_callback(budget=0):
         try:
-            agent.invoke({"messages": [HumanMessage("Use get_weather for Lisbon.")]})
+            run()
+        except BudgetExceededError as refused:
+            assert refused.needed is not None
+            return refused.needed
+    raise AssertionError("a $0 budget let a request through")
+
+
+def budget_stops_an_agent(llm: ChatModelsLab) -> None:
+    """3. A LangChain agent under a budget that holds its first turn's worst case only: the
+    first turn runs, the second (a longer request) no longer fits and is refused unsent."""
+    agent = create_agent(llm, tools=[get_weather])
+    ask = {"messages": [HumanMessage("Use get_weather for Lisbon.")]}
+    budget = worst_case_of(lambda: agent.invoke(ask))
+    print(f"First turn's worst case: ${budget}")
+    with get_modelslab_callback(budget=budget) as cb:
+        try:
+            agent.invoke(ask)
         except BudgetExceededError as stop:
             print("Agent stopped:", stop)
         else:
@@ -97,14 +114,22 @@ def budget_stops_an_agent(llm: ChatModelsLab) -> None:
 
 async def llama_index_side(connection: dict[str, str]) -> None:
     """4. LlamaIndex: context window from the catalog, a response's cost, a budgeted agent."""
-    llm = ModelsLab(model=MODEL, api_key=connection["api_key"], api_base=connection["base_url"])
+    llm = ModelsLab(
+        model=MODEL, max_tokens=64, api_key=connection["api_key"], api_base=connection["base_url"]
+    )
     print("LlamaIndex context window:", llm.metadata.context_window)
     response = await llm.achat([ChatMessage(role="user", content="Say: the lighthouse is white.")])
     print("LlamaIndex response cost:", response_cost(response))
     assert response_cost(response) is not None
-    with track_costs(budget=Decimal("0.000001")) as costs:
+    agent = FunctionAgent(tools=[add], llm=llm)
+    with track_costs(budget=0):
         try:
-            await FunctionAgent(tools=[add], llm=llm).run(user_msg="What is 2 plus 3? Use add.")
+            await agent.run(user_msg="What is 2 plus 3? Use add.")
+        except BudgetExceededError as refused:
+            first_turn = refused.needed
+    with track_costs(budget=first_turn) as costs:
+        try:
+            await agent.run(user_msg="What is 2 plus 3? Use add.")
         except BudgetExceededError as stop:
             print("FunctionAgent stopped:", stop)
     print(costs)

@@ -1,4 +1,4 @@
-"""Spend over a block of code: tokens and cost per model, and an optional budget.
+"""Spend over a block of code: tokens and cost per model, and an optional hard budget.
 
 ``with track_spend(budget="0.50") as ledger:`` opens a `SpendLedger` for the block. It lives in
 a context variable, so everything that runs in the block's context shares it: asyncio tasks
@@ -6,95 +6,82 @@ created inside it and threads started with a copy of the context (LangChain's ``
 executor, ``asyncio.to_thread``, LangGraph and LlamaIndex workflow steps). A plain
 ``threading.Thread`` does not copy contexts: run it through ``contextvars.copy_context().run``.
 
-The client records every answer's usage and cost (`Charge`) into each ledger open where the
-request was made, while the request still holds its in-flight slot. The transport calls
-`admit_request` right before sending a chat request (after it got its in-flight slot, and again
-before each retry): once an open ledger's recorded spend has reached its budget, the request
-fails with `BudgetExceededError` and is never sent.
+**What ModelsLab bills for the requests of a block never exceeds its budget.** Before a chat
+request is sent (and before a retry of one that may have been billed), it reserves its worst
+case (`reservations`: its input bounded by its bytes, plus ``max_tokens`` of output at the
+model's price); it is sent only when spend + open reservations + it fit the budget, else it
+fails with `BudgetExceededError`, unsent. Its answer's usage settles the reservation to the
+exact cost; a reservation whose usage never arrives (usage off, a stream closed early, a
+connection lost after sending) stays as spend, so the ledger never counts less than was
+billed. The trade-off: a larger ``max_tokens`` reserves more, so near the limit fewer calls
+run at once.
 
-What holds under concurrency (``abatch`` of 20 calls, threads): **no request is sent once the
-recorded spend has reached the budget.** The cost of a call is known only when its answer
-arrives, so the call whose answer crosses the budget completes, and so do the calls already in
-flight at that moment: the final spend is below ``budget + n x (cost of the dearest call)``,
-``n`` being the in-flight cap (``max_in_flight``, default 5 per key); without a cap, ``n`` is
-the number of calls running at once.
+``track_spend(budget, shared="name")`` keeps the totals in Redis (``MODELSLAB_IN_FLIGHT_URL``
+or ``budget_backend=``): every process and machine that opens the same name counts against
+one total (`redis_budget`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..exceptions import ModelsLabError
-from ..types import ChatResult, StreamDelta, Usage
-from .pricing import ZERO_COST, Cost, ModelPricing, cost_of, exact_sum, to_decimal, usd
+from .pricing import ZERO_COST, Cost, to_decimal, usd
+from .stores import LocalStore, ModelSpend, SpendStore, Totals
+
+if TYPE_CHECKING:
+    from .redis_budget import RedisBudgetBackend
 
 __all__ = [
-    "BILLED_PATHS",
-    "AnswerHook",
     "BudgetExceededError",
-    "Charge",
     "ModelSpend",
     "SpendLedger",
+    "UnboundedCostError",
     "UnpricedModelError",
-    "admit_request",
-    "hand_over",
     "open_ledgers",
     "spending",
     "track_spend",
 ]
 
-_log = logging.getLogger("modelslab_core")
-AnswerHook = Callable[[dict[str, Any]], None]
-"""Given to the transport with a request: sees its successful JSON answer before the request
-releases its in-flight slot (`Charge.on_answer`)."""
-BILLED_PATHS = frozenset({"/chat/completions", "/v1/messages"})
-"""The paths whose requests cost money (chat, both dialects)."""
-_O = TypeVar("_O")
 _L = TypeVar("_L", bound="SpendLedger")
+Amount = Decimal | str | int | float
 
 
 class BudgetExceededError(ModelsLabError):
-    """The spend recorded in a `track_spend` block reached its budget: the request was not
-    sent. ``spent`` and ``budget`` are US dollars (`Decimal`)."""
+    """The request's worst-case cost does not fit what is left of the budget: it was not sent.
+    ``spent``, ``reserved`` (other requests under way), ``budget`` and ``needed`` (this
+    request's worst case) are US dollars (`Decimal`)."""
 
-    def __init__(self, spent: Decimal, budget: Decimal) -> None:
+    def __init__(
+        self,
+        spent: Decimal,
+        budget: Decimal,
+        reserved: Decimal = Decimal(0),
+        needed: Decimal | None = None,
+    ) -> None:
+        ask = "" if needed is None else f"; this request may cost up to ${usd(needed)}"
         super().__init__(
-            f"Budget exceeded: ${usd(spent)} spent of a ${usd(budget)} budget; "
-            "the request was not sent"
+            f"Budget exceeded: ${usd(spent)} spent and ${usd(reserved)} reserved of a "
+            f"${usd(budget)} budget{ask}; the request was not sent"
         )
-        self.spent = spent
-        self.budget = budget
+        self.spent, self.budget, self.reserved, self.needed = spent, budget, reserved, needed
 
     def __reduce__(self) -> Any:
-        return (type(self), (self.spent, self.budget))
+        return (type(self), (self.spent, self.budget, self.reserved, self.needed))
 
 
-class UnpricedModelError(ModelsLabError, ValueError):
+class UnboundedCostError(ModelsLabError, ValueError):
+    """A budget is open but the request's worst-case cost is unbounded (no known price, or
+    no ``max_tokens`` and no known maximum output): it was not sent."""
+
+
+class UnpricedModelError(UnboundedCostError):
     """A budget is open but the model has no known price, so its spend cannot be counted."""
-
-
-@dataclass
-class ModelSpend:
-    """What one model's calls used and cost in a ledger."""
-
-    model: str
-    requests: int = 0
-    """Answers recorded (with or without usage)."""
-    input_tokens: int = 0
-    output_tokens: int = 0
-    total_tokens: int = 0
-    cost: Cost = field(default_factory=lambda: ZERO_COST)
-    unpriced: int = 0
-    """Answers with usage but no known price (their cost is not in ``cost``)."""
-    unmetered: int = 0
-    """Answers whose server reported no usage (neither tokens nor cost counted)."""
 
 
 def _summed(name: str, doc: str) -> property:
@@ -107,49 +94,87 @@ def _summed(name: str, doc: str) -> property:
 
 
 class SpendLedger:
-    """Tokens and cost per model over a block of code, with an optional budget in USD."""
+    """Tokens and cost per model over a block of code, with an optional budget in USD.
+
+    Args:
+        budget: the limit in US dollars (None: totals only).
+        shared: a name: keep spend and reservations in Redis, shared by every process that
+            opens the same name (each enforces its own ``budget`` against the one total).
+        budget_backend: the Redis of a shared ledger: a URL or a `RedisBudgetBackend`
+            (default: ``MODELSLAB_IN_FLIGHT_URL``).
+        count_input_tokens: bound each request's input with ``count_tokens`` (a free round
+            trip) instead of its bytes, so a budget reserves less.
+    """
 
     input_tokens = _summed("input_tokens", "Input tokens over every model.")
     output_tokens = _summed("output_tokens", "Output tokens over every model.")
     total_tokens = _summed("total_tokens", "All tokens over every model.")
     answers = _summed("requests", "Answers recorded over every model.")
+    forfeited = _summed("forfeited", "Reservations kept as spend (usage never arrived).")
 
-    def __init__(self, budget: Decimal | str | int | float | None = None) -> None:
+    def __init__(
+        self,
+        budget: Amount | None = None,
+        *,
+        shared: str | None = None,
+        budget_backend: str | RedisBudgetBackend | None = None,
+        count_input_tokens: bool = False,
+    ) -> None:
         limit = None if budget is None else to_decimal(budget, "budget")
         if limit is not None and limit < 0:
             raise ValueError(f"budget must be >= 0, got {budget!r}")
         self.budget: Decimal | None = limit
         """The limit in US dollars (None: no limit, only totals)."""
+        self.shared = shared
+        """The shared budget's name (None: this process only)."""
+        self.count_input_tokens = bool(count_input_tokens)
         self.requests_sent = 0
-        """Chat requests (attempts) this ledger let through."""
+        """Chat requests (attempts) this ledger let through (in this process)."""
         self.requests_refused = 0
-        """Chat requests it refused (`BudgetExceededError`)."""
+        """Chat requests it refused (`BudgetExceededError`, in this process)."""
         self._lock = threading.Lock()
-        self._models: dict[str, ModelSpend] = {}
-        self._spent = Decimal(0)
+        self._store: SpendStore = _store_for(shared, budget_backend)
 
     def __repr__(self) -> str:
         budget = "none" if self.budget is None else f"${usd(self.budget)}"
+        shared = "" if self.shared is None else f"shared={self.shared!r}, "
         return (
-            f"{type(self).__name__}(spent=${usd(self.spent)}, budget={budget}, "
+            f"{type(self).__name__}({shared}spent=${usd(self.spent)}, budget={budget}, "
             f"requests={self.requests_sent}, refused={self.requests_refused})"
         )
 
     @property
+    def store(self) -> SpendStore:
+        """Where the totals live (in-process, or the shared Redis store)."""
+        return self._store
+
+    def totals(self) -> Totals:
+        """Spend, open reservations and per-model figures, read at once (one round trip
+        for a shared ledger)."""
+        return self._store.totals()
+
+    @property
     def spent(self) -> Decimal:
-        """Dollars spent so far (priced answers only)."""
-        return self._spent
+        """Dollars spent so far: exact costs, and reservations kept as spend."""
+        return self.totals().spent
+
+    @property
+    def reserved(self) -> Decimal:
+        """Worst-case dollars of the requests under way."""
+        return self.totals().reserved
 
     @property
     def remaining(self) -> Decimal | None:
-        """Dollars left before the budget (never negative); None without a budget."""
-        return None if self.budget is None else max(self.budget - self._spent, Decimal(0))
+        """Dollars left to reserve (never negative); None without a budget."""
+        if self.budget is None:
+            return None
+        now = self.totals()
+        return max(self.budget - now.spent - now.reserved, Decimal(0))
 
     @property
     def by_model(self) -> dict[str, ModelSpend]:
         """A snapshot of the totals per model id."""
-        with self._lock:
-            return {name: _copy(spend) for name, spend in self._models.items()}
+        return self.totals().by_model
 
     @property
     def cost(self) -> Cost:
@@ -168,45 +193,41 @@ class SpendLedger:
         return "" if self.budget is None else f" of a ${usd(self.budget)} budget"
 
     def __str__(self) -> str:
+        now = self.totals()
+        models = now.by_model.values()
+        tokens_in = sum(s.input_tokens for s in models)
+        tokens_out = sum(s.output_tokens for s in models)
+        total = sum(s.total_tokens for s in models)
+        answers = sum(s.requests for s in models)
         return (
-            f"{self.total_tokens} tokens ({self.input_tokens} in, {self.output_tokens} out) "
-            f"in {self.answers} answers: ${usd(self._spent)}{self._of_budget()}"
+            f"{total} tokens ({tokens_in} in, {tokens_out} out) "
+            f"in {answers} answers: ${usd(now.spent)}{self._of_budget()}"
         )
 
-    def check(self) -> None:
-        """Raise `BudgetExceededError` (counting a refusal) if the budget is reached."""
-        with self._lock:
-            if self.budget is not None and self._spent >= self.budget:
+    def reserve(self, rid: str, model: str, worst: Cost) -> None:
+        """Reserve ``worst`` for request ``rid``, or raise `BudgetExceededError` (counting a
+        refusal) when it does not fit the budget."""
+        verdict = self._store.reserve(rid, model, worst, self.budget)
+        if not verdict.admitted:
+            with self._lock:
                 self.requests_refused += 1
-                raise BudgetExceededError(self._spent, self.budget)
+            assert self.budget is not None
+            raise BudgetExceededError(verdict.spent, self.budget, verdict.reserved, worst.total)
 
     def count_sent(self) -> None:
         """Count one request let through."""
         with self._lock:
             self.requests_sent += 1
 
-    def record(self, model: str, usage: Usage | None, cost: Cost | None) -> None:
-        """Add one answer's usage and cost to ``model``'s totals."""
-        with self._lock:
-            spend = self._models.get(model)
-            if spend is None:
-                spend = self._models[model] = ModelSpend(model)
-            spend.requests += 1
-            if usage is None:
-                spend.unmetered += 1
-                return
-            spend.input_tokens += usage.input_tokens
-            spend.output_tokens += usage.output_tokens
-            spend.total_tokens += usage.total_tokens or usage.input_tokens + usage.output_tokens
-            if cost is None:
-                spend.unpriced += 1
-                return
-            spend.cost = spend.cost + cost
-            self._spent = exact_sum(self._spent, cost.total)
 
+def _store_for(shared: str | None, backend: str | RedisBudgetBackend | None) -> SpendStore:
+    if shared is None:
+        if backend is not None:
+            raise ValueError("budget_backend= needs shared='<name>' (the budget to share)")
+        return LocalStore()
+    from .redis_budget import shared_store
 
-def _copy(spend: ModelSpend) -> ModelSpend:
-    return ModelSpend(**{name: getattr(spend, name) for name in spend.__dataclass_fields__})
+    return shared_store(shared, backend)
 
 
 _OPEN: ContextVar[tuple[SpendLedger, ...]] = ContextVar("modelslab_spend_ledgers", default=())
@@ -228,94 +249,19 @@ def spending(ledger: _L) -> Iterator[_L]:
 
 
 def track_spend(
-    budget: Decimal | str | int | float | None = None,
+    budget: Amount | None = None,
+    *,
+    shared: str | None = None,
+    budget_backend: str | RedisBudgetBackend | None = None,
+    count_input_tokens: bool = False,
 ) -> contextlib.AbstractContextManager[SpendLedger]:
-    """Count the spend of the block in a new `SpendLedger` with ``budget`` (US dollars)."""
-    return spending(SpendLedger(budget))
-
-
-def admit_request(path: str) -> None:
-    """Right before sending a request to ``path``: a billed one needs every open ledger to be
-    under its budget (else `BudgetExceededError`) and is counted as sent."""
-    ledgers = _OPEN.get()
-    if not ledgers or path not in BILLED_PATHS:
-        return
-    for ledger in ledgers:
-        ledger.check()
-    for ledger in ledgers:
-        ledger.count_sent()
-
-
-def hand_over(outcome: _O, hook: AnswerHook | None) -> _O:
-    """``outcome`` unchanged, after ``hook`` saw it if it is an answer (a JSON object, not a
-    failure); the transport calls this inside the in-flight slot."""
-    if hook is not None and isinstance(outcome, dict):
-        hook(outcome)
-    return outcome
-
-
-@dataclass(slots=True)
-class Charge:
-    """Prices one request's answer and records it in the ledgers open where it runs."""
-
-    model: str
-    pricing: ModelPricing | None
-    settled: bool = False
-    result: ChatResult | None = None
-    """The decoded answer of a non-streaming call (set by the `on_answer` hook)."""
-
-    @classmethod
-    def open(cls, model: str, pricing: ModelPricing | None) -> Charge:
-        """A charge for ``model``; `UnpricedModelError` (before anything is sent) when a
-        budget is open but the model's price is unknown."""
-        if pricing is None and any(lg.budget is not None for lg in _OPEN.get()):
-            raise UnpricedModelError(
-                f"No price is known for model {model!r}, so a budget cannot count its spend: "
-                "pass pricing=ModelPricing.per_million(...) or add it to a catalog file."
-            )
-        return cls(model, pricing)
-
-    def settle(self, usage: Usage | None) -> Cost | None:
-        """Record ``usage`` (None: the server reported none) and return its cost."""
-        self.settled = True
-        cost = None if usage is None or self.pricing is None else cost_of(usage, self.pricing)
-        for ledger in _OPEN.get():
-            ledger.record(self.model, usage, cost)
-        return cost
-
-    def settle_result(self, result: ChatResult) -> ChatResult:
-        """Price and record a complete answer (its ``cost`` is set)."""
-        result.cost = self.settle(result.usage)
-        self.result = result
-        return result
-
-    def on_answer(self, decode: Callable[[dict[str, Any]], ChatResult]) -> AnswerHook:
-        """The transport hook of a non-streaming call: decode, price and record the answer
-        while its in-flight slot is held (`answered` returns it)."""
-
-        def settle(payload: dict[str, Any]) -> None:
-            self.settle_result(decode(payload))
-
-        return settle
-
-    def answered(self) -> ChatResult:
-        """The answer `on_answer` decoded."""
-        if self.result is None:
-            raise RuntimeError("no answer was decoded for this charge")
-        return self.result
-
-    def see(self, delta: StreamDelta) -> StreamDelta:
-        """Price and record the stream delta that carries usage; others pass unchanged."""
-        if delta.usage is not None:
-            delta.cost = self.settle(delta.usage)
-        return delta
-
-    def close(self) -> None:
-        """The stream ended: an answer that reported no usage is recorded as unmetered."""
-        if not self.settled and _OPEN.get():
-            _log.warning(
-                "ModelsLab reported no usage for a %s stream: its tokens and cost are not "
-                "counted (keep stream usage on to count them)",
-                self.model,
-            )
-            self.settle(None)
+    """Count the spend of the block in a new `SpendLedger` with ``budget`` (US dollars);
+    ``shared="name"`` shares it with every process that opens that name (see `SpendLedger`)."""
+    return spending(
+        SpendLedger(
+            budget,
+            shared=shared,
+            budget_backend=budget_backend,
+            count_input_tokens=count_input_tokens,
+        )
+    )

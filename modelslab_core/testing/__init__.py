@@ -17,10 +17,11 @@ from __future__ import annotations
 from ._faults import Fault, Reply
 from ._handler import DEFAULT_MODELS, RecordedRequest
 from ._redis import RedisServer, find_redis_server
-from ._server import StandIn
+from ._server import Billed, StandIn
 
 __all__ = [
     "DEFAULT_MODELS",
+    "Billed",
     "Fault",
     "RecordedRequest",
     "RedisServer",

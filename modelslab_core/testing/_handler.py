@@ -277,6 +277,7 @@ class Handler(BaseHTTPRequestHandler):
         model = asked[0] if asked else models[0]
         seed = f"{seq}:{rec.body.decode('utf-8', 'replace')}"
         plan = plan_reply(view, seed, reply)
+        self.standin._bill(self._epoch, model, plan, fault, view.stream)
         created = int(time.time())
         if route == "openai":
             rid = make_id("gen-", seed)

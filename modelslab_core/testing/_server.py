@@ -12,13 +12,25 @@ import socket
 import sys
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from typing import Any
 
 from ._faults import Fault, Reply
 from ._handler import DEFAULT_MODELS, PREFIX, Abort, Handler, RecordedRequest, shutdown_socket
+from ._replies import Plan
 
-__all__ = ["DEFAULT_MODELS", "RecordedRequest", "StandIn"]
+__all__ = ["DEFAULT_MODELS", "Billed", "RecordedRequest", "StandIn"]
+
+
+@dataclass(frozen=True)
+class Billed:
+    """What the stand-in bills for one chat answer: the whole planned answer, even when the
+    client hangs up early or the connection breaks (as a server that finishes generating)."""
+
+    model: str
+    input_tokens: int
+    output_tokens: int
 
 
 class _Server(ThreadingHTTPServer):
@@ -87,6 +99,7 @@ class StandIn:
         """Forget queue, records and counters."""
         self._queue: collections.deque[Fault | Reply] = collections.deque()
         self._requests: list[RecordedRequest] = []
+        self._billed: list[Billed] = []
         self._epoch += 1
         self._counted = 0  # in flight and admitted since the last reset (what the cap sees)
         self.max_in_flight_seen = 0
@@ -172,6 +185,13 @@ class StandIn:
             return list(self._requests)
 
     @property
+    def billed(self) -> list[Billed]:
+        """What it would bill since the last reset: one entry per chat answer it started
+        (scripted faults before the answer, error statuses and rejections are not billed)."""
+        with self._lock:
+            return list(self._billed)
+
+    @property
     def last_request(self) -> RecordedRequest | None:
         """The most recent request."""
         with self._lock:
@@ -213,6 +233,16 @@ class StandIn:
                 return False, self._seq, None, self._epoch
             step = self._queue.popleft() if self._queue else None
             return True, self._seq, step, self._epoch
+
+    def _bill(self, epoch: int, model: str, plan: Plan, fault: Fault | None, stream: bool) -> None:
+        """Record what a chat answer of ``epoch`` bills: its whole planned usage, unless a
+        scripted error replaces the answer before any of it is sent."""
+        before_any = not stream or (fault is not None and fault.after_events == 0)
+        if fault is not None and fault.kind == "error_mid_stream" and before_any:
+            return
+        with self._lock:
+            if epoch == self._epoch:
+                self._billed.append(Billed(model, plan.prompt_tokens, plan.completion_tokens))
 
     def _release(self, epoch: int) -> None:
         """A request admitted in ``epoch`` leaves the in-flight count."""

@@ -1,9 +1,11 @@
 """The only I/O in the package: send a request, retry, turn failures into typed errors.
 
 `SyncTransport` and `AsyncTransport` are line-parallel twins of two short loops (JSON and SSE);
-every decision they make lives in `_TransportBase` or the pure modules (`_retry`, `_errors`,
-`_sse`, `_limits`). Retries happen here and only here, and only before anything reached the
-caller: a stream that already yielded a delta is never retried.
+every decision they make lives in `base.TransportBase` or the pure modules (`retry`, `errors`,
+`sse`, `stream_attempt`). Retries happen here and only here, and only before anything reached
+the caller: a stream that already yielded a delta is never retried. A chat request's `Charge`
+is admitted (its budget reservation) right before each send, inside the in-flight slot, and
+told about each failed attempt (kept, released, or spent when it may have been billed).
 
 The API key travels only in headers (or, in ``body`` auth mode, in the JSON body of
 ``/chat/completions``); it is never logged and is masked out of every error.
@@ -12,9 +14,6 @@ The API key travels only in headers (or, in ``body`` auth mode, in the JSON body
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
-import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
@@ -22,214 +21,18 @@ from typing import Any, TypeVar
 import httpx
 
 from ..config import ClientConfig
-from ..cost.budget import AnswerHook, admit_request, hand_over
-from ..exceptions import (
-    APIConnectionError,
-    APIResponseValidationError,
-    APITimeoutError,
-    StreamTimeoutError,
-)
-from ..limits.select import account_slots
-from .errors import error_from_payload, error_from_response, request_id_from, safe_message
-from .retry import retry_delay
-from .stream_attempt import EventHandler, Failure, StreamRun, may_report_error, retryable
+from ..cost.charge import AnswerHook, Charge, hand_over
+from .base import TransportBase
+from .errors import request_id_from
+from .stream_attempt import EventHandler, Failure, StreamRun
 
 __all__ = ["AsyncTransport", "EventHandler", "SyncTransport"]
 
 T = TypeVar("T")
 Hook = AnswerHook | None
-CHAT_COMPLETIONS_PATH = "/chat/completions"
-_log = logging.getLogger("modelslab_core")
 
 
-class _TransportBase:
-    """What both twins share: headers, body, timeouts, retry timing, response checks."""
-
-    def __init__(self, config: ClientConfig) -> None:
-        self.config = config
-        self._secret = config.require_api_key()
-        self._limiter = account_slots(config, self._secret)
-        self._urls: dict[str, httpx.URL] = {}
-        self._header_sets: dict[tuple[str, bool], dict[str, str]] = {}
-
-    def _url(self, path: str) -> httpx.URL:
-        """The parsed URL of ``path``, parsed once (a string costs httpx a parse per request)."""
-        url = self._urls.get(path)
-        if url is None:
-            url = self._urls[path] = httpx.URL(self.config.url(path))
-        return url
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.config.base_url!r})"
-
-    def __getstate__(self) -> dict[str, Any]:
-        raise TypeError(f"{type(self).__name__} is not picklable")
-
-    def _deadline(self) -> float | None:
-        total = self.config.total_timeout
-        return None if total is None else time.monotonic() + total
-
-    def _headers(self, path: str, *, stream: bool) -> dict[str, str]:
-        """The request headers for ``path``, built once per (path, stream): the config is frozen.
-
-        Callers must not mutate the returned dict (httpx copies it into each request)."""
-        key = (path, stream)
-        headers = self._header_sets.get(key)
-        if headers is None:
-            headers = self._header_sets[key] = self._make_headers(path, stream=stream)
-        return headers
-
-    def _make_headers(self, path: str, *, stream: bool) -> dict[str, str]:
-        cfg = self.config
-        headers = {
-            "User-Agent": cfg.user_agent,
-            "Accept": "text/event-stream" if stream else "application/json",
-            **cfg.default_headers,
-        }
-        if path.startswith("/v1/messages"):
-            headers["anthropic-version"] = cfg.anthropic_version
-        # Documented: Bearer everywhere; "key" in the body only on /chat/completions;
-        # x-api-key only on the Anthropic-style paths (/v1/...). Elsewhere, fall back to Bearer.
-        on_chat = path == CHAT_COMPLETIONS_PATH
-        if cfg.auth == "x-api-key" and not on_chat:
-            headers["x-api-key"] = self._secret
-        elif not (cfg.auth == "body" and on_chat):
-            headers["Authorization"] = f"Bearer {self._secret}"
-        return headers
-
-    def _body(self, path: str, body: dict[str, Any] | None) -> dict[str, Any] | None:
-        if body is not None and self.config.auth == "body" and path == CHAT_COMPLETIONS_PATH:
-            return {**body, "key": self._secret}
-        return body
-
-    def _timeout(self, deadline: float | None, *, stream: bool) -> httpx.Timeout:
-        cfg = self.config
-        read = cfg.read_timeout
-        if stream and cfg.stream_chunk_timeout is not None:
-            read = min(read or math.inf, cfg.stream_chunk_timeout)
-        left = None if deadline is None else max(deadline - time.monotonic(), 0.001)
-
-        def cap(value: float | None) -> float | None:
-            return left if value is None else value if left is None else min(value, left)
-
-        return httpx.Timeout(
-            connect=cap(cfg.connect_timeout), read=cap(read), write=cap(read), pool=cap(None)
-        )
-
-    def _build(
-        self,
-        client: httpx.Client | httpx.AsyncClient,
-        method: str,
-        path: str,
-        body: dict[str, Any] | None,
-        deadline: float | None,
-        *,
-        stream: bool,
-    ) -> httpx.Request:
-        url = self._url(path)
-        admit_request(path)  # in the in-flight slot, right before sending (see budget.py)
-        _log.debug("ModelsLab request: %s %s stream=%s", method, url, stream)
-        return client.build_request(
-            method,
-            url,
-            json=self._body(path, body),
-            headers=self._headers(path, stream=stream),
-            timeout=self._timeout(deadline, stream=stream),
-        )
-
-    def _next_delay(self, failure: Failure, attempt: int, deadline: float | None) -> float | None:
-        """Seconds to wait before the next attempt, or None to give up and raise."""
-        policy = self.config.retry
-        if not failure.retryable or attempt >= policy.max_retries:
-            return None
-        delay = retry_delay(attempt, policy, failure.error.retry_after)
-        if deadline is not None and time.monotonic() + delay > deadline:
-            return None
-        _log.debug(
-            "ModelsLab retry %d/%d in %.2fs after %s",
-            attempt + 1,
-            policy.max_retries,
-            delay,
-            type(failure.error).__name__,
-        )
-        return delay
-
-    def _exc_failure(self, exc: httpx.RequestError, *, stream: bool = False) -> Failure:
-        """A transport exception raised before the response head arrived."""
-        message = safe_message(str(exc) or type(exc).__name__, self._secret)
-        if stream and isinstance(exc, httpx.ReadTimeout):
-            chunk_timeout = self.config.stream_chunk_timeout or 0
-            return Failure(
-                StreamTimeoutError(f"The stream sent nothing for {chunk_timeout:g}s ({message})"),
-                True,
-            )
-        if isinstance(exc, httpx.TimeoutException):
-            return Failure(APITimeoutError(f"Request timed out: {message}"), True)
-        if isinstance(exc, httpx.DecodingError):
-            return Failure(APIResponseValidationError(f"Undecodable response: {message}"), False)
-        return Failure(APIConnectionError(f"Connection error: {message}"), True)
-
-    def _json_outcome(
-        self, response: httpx.Response, *, stream: bool = False
-    ) -> dict[str, Any] | Failure:
-        """The JSON object of a complete response, or the failure it reports."""
-        status, headers = response.status_code, response.headers
-        if status >= 400:
-            err = error_from_response(status, headers, response.content, secret=self._secret)
-            return Failure(err, retryable(err, headers))
-        try:
-            payload = json.loads(response.content)
-        except ValueError:
-            payload = None
-        if isinstance(payload, dict) and not stream and not may_report_error(payload):
-            return payload  # the common answer: no header lookups, no envelope checks
-        request_id = request_id_from(headers)
-        if not isinstance(payload, dict):
-            text = safe_message(response.content[:300].decode("utf-8", "replace"), self._secret)
-            return Failure(
-                APIResponseValidationError(
-                    f"Expected a JSON object from ModelsLab, got: {text!r}",
-                    status_code=status,
-                    request_id=request_id,
-                ),
-                False,
-            )
-        error = error_from_payload(
-            payload, status=status, headers=headers, request_id=request_id, secret=self._secret
-        )
-        if error is not None:
-            return Failure(error, retryable(error, headers))
-        if stream:
-            return Failure(
-                APIResponseValidationError(
-                    "Expected an event stream, got a JSON body",
-                    status_code=status,
-                    request_id=request_id,
-                    body=payload,
-                ),
-                False,
-            )
-        return payload
-
-    @staticmethod
-    def _is_event_stream(response: httpx.Response) -> bool:
-        content_type = response.headers.get("content-type", "")
-        return response.status_code < 400 and not content_type.startswith("application/json")
-
-    def _past_deadline(self, run: StreamRun[T], deadline: float | None) -> bool:
-        if run.done or deadline is None or time.monotonic() <= deadline:
-            return False
-        run.fail(
-            APITimeoutError(
-                f"Total timeout of {self.config.total_timeout:g}s exceeded",
-                request_id=run.request_id,
-            ),
-            False,
-        )
-        return True
-
-
-class SyncTransport(_TransportBase):
+class SyncTransport(TransportBase):
     """Blocking transport over an `httpx.Client` (supplied by the caller, reused)."""
 
     def __init__(self, config: ClientConfig, client: Callable[[], httpx.Client]) -> None:
@@ -237,25 +40,39 @@ class SyncTransport(_TransportBase):
         self._client = client
 
     def request_json(
-        self, method: str, path: str, body: dict[str, Any] | None = None, hook: Hook = None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        hook: Hook = None,
+        charge: Charge | None = None,
     ) -> dict[str, Any]:
         """Send one JSON request (retrying) and return the response object."""
         deadline, attempt = self._deadline(), 0
         while True:
             with self._limiter.slot(self.config.max_in_flight):
-                outcome = hand_over(self._json_once(method, path, body, deadline), hook)
+                outcome = hand_over(self._json_once(method, path, body, deadline, charge), hook)
             if not isinstance(outcome, Failure):
                 return outcome
             delay = self._next_delay(outcome, attempt, deadline)
+            if charge is not None:
+                charge.failed(outcome.billed, final=delay is None)
             if delay is None:
                 raise outcome.error
             time.sleep(delay)
             attempt += 1
 
     def _json_once(
-        self, method: str, path: str, body: dict[str, Any] | None, deadline: float | None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        deadline: float | None,
+        charge: Charge | None,
     ) -> dict[str, Any] | Failure:
         client = self._client()
+        if charge is not None:
+            charge.admit()  # in the in-flight slot, right before sending (cost/charge.py)
         request = self._build(client, method, path, body, deadline, stream=False)
         try:
             response = client.send(request)
@@ -264,26 +81,39 @@ class SyncTransport(_TransportBase):
         return self._json_outcome(response)
 
     def stream(
-        self, path: str, body: dict[str, Any], handler: Callable[[], EventHandler[T]]
+        self,
+        path: str,
+        body: dict[str, Any],
+        handler: Callable[[], EventHandler[T]],
+        charge: Charge | None = None,
     ) -> Iterator[T]:
         """POST and yield the handler's outputs event by event; ``handler()`` per attempt."""
         deadline, attempt = self._deadline(), 0
         while True:
             with self._limiter.slot(self.config.max_in_flight):
                 run: StreamRun[T] = StreamRun(handler(), self._secret)
-                yield from self._stream_once(path, body, deadline, run)
+                yield from self._stream_once(path, body, deadline, run, charge)
             if run.failure is None:
                 return
             delay = None if run.yielded else self._next_delay(run.failure, attempt, deadline)
+            if charge is not None:
+                charge.failed(run.failure.billed, final=delay is None)
             if delay is None:
                 raise run.failure.error
             time.sleep(delay)
             attempt += 1
 
     def _stream_once(
-        self, path: str, body: dict[str, Any], deadline: float | None, run: StreamRun[T]
+        self,
+        path: str,
+        body: dict[str, Any],
+        deadline: float | None,
+        run: StreamRun[T],
+        charge: Charge | None,
     ) -> Iterator[T]:
         client = self._client()
+        if charge is not None:
+            charge.admit()
         request = self._build(client, "POST", path, body, deadline, stream=True)
         try:
             response = client.send(request, stream=True)
@@ -312,7 +142,7 @@ class SyncTransport(_TransportBase):
             response.close()
 
 
-class AsyncTransport(_TransportBase):
+class AsyncTransport(TransportBase):
     """Async twin of `SyncTransport` over an `httpx.AsyncClient` (one per event loop)."""
 
     def __init__(
@@ -322,25 +152,43 @@ class AsyncTransport(_TransportBase):
         self._client = client
 
     async def request_json(
-        self, method: str, path: str, body: dict[str, Any] | None = None, hook: Hook = None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        hook: Hook = None,
+        charge: Charge | None = None,
     ) -> dict[str, Any]:
         """Send one JSON request (retrying) and return the response object."""
         deadline, attempt = self._deadline(), 0
         while True:
             async with self._limiter.slot_async(self.config.max_in_flight):
-                outcome = hand_over(await self._json_once(method, path, body, deadline), hook)
+                outcome = await self._json_once(method, path, body, deadline, charge)
+                if charge is not None:
+                    outcome = await charge.off_loop(hand_over, outcome, hook)
+                else:
+                    outcome = hand_over(outcome, hook)
             if not isinstance(outcome, Failure):
                 return outcome
             delay = self._next_delay(outcome, attempt, deadline)
+            if charge is not None:
+                await charge.off_loop(charge.failed, outcome.billed, delay is None)
             if delay is None:
                 raise outcome.error
             await asyncio.sleep(delay)
             attempt += 1
 
     async def _json_once(
-        self, method: str, path: str, body: dict[str, Any] | None, deadline: float | None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        deadline: float | None,
+        charge: Charge | None,
     ) -> dict[str, Any] | Failure:
         client = await self._client()
+        if charge is not None:
+            await charge.off_loop(charge.admit)
         request = self._build(client, method, path, body, deadline, stream=False)
         try:
             response = await client.send(request)
@@ -349,27 +197,40 @@ class AsyncTransport(_TransportBase):
         return self._json_outcome(response)
 
     async def stream(
-        self, path: str, body: dict[str, Any], handler: Callable[[], EventHandler[T]]
+        self,
+        path: str,
+        body: dict[str, Any],
+        handler: Callable[[], EventHandler[T]],
+        charge: Charge | None = None,
     ) -> AsyncIterator[T]:
         """POST and yield the handler's outputs event by event; ``handler()`` per attempt."""
         deadline, attempt = self._deadline(), 0
         while True:
             async with self._limiter.slot_async(self.config.max_in_flight):
                 run: StreamRun[T] = StreamRun(handler(), self._secret)
-                async for item in self._stream_once(path, body, deadline, run):
+                async for item in self._stream_once(path, body, deadline, run, charge):
                     yield item
             if run.failure is None:
                 return
             delay = None if run.yielded else self._next_delay(run.failure, attempt, deadline)
+            if charge is not None:
+                await charge.off_loop(charge.failed, run.failure.billed, delay is None)
             if delay is None:
                 raise run.failure.error
             await asyncio.sleep(delay)
             attempt += 1
 
     async def _stream_once(
-        self, path: str, body: dict[str, Any], deadline: float | None, run: StreamRun[T]
+        self,
+        path: str,
+        body: dict[str, Any],
+        deadline: float | None,
+        run: StreamRun[T],
+        charge: Charge | None,
     ) -> AsyncIterator[T]:
         client = await self._client()
+        if charge is not None:
+            await charge.off_loop(charge.admit)
         request = self._build(client, "POST", path, body, deadline, stream=True)
         try:
             response = await client.send(request, stream=True)

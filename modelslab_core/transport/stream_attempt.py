@@ -35,10 +35,12 @@ EventHandler = Callable[[str | None, dict[str, Any]], tuple[list[T], bool]]
 
 @dataclass
 class Failure:
-    """A failed attempt: the error to raise and whether retrying is allowed."""
+    """A failed attempt: the error to raise, whether retrying is allowed, and whether the
+    request may have been billed (it left and was not refused: its reservation stays spent)."""
 
     error: APIError
     retryable: bool
+    billed: bool = True
 
 
 def retryable(error: APIError, headers: Any = None) -> bool:
@@ -81,10 +83,10 @@ class StreamRun(Generic[T]):
             self.fail(error, True)
         return outputs
 
-    def fail(self, error: APIError, retryable: bool) -> None:
+    def fail(self, error: APIError, retryable: bool, billed: bool = True) -> None:
         """Record the failure of this attempt (the first one wins)."""
         if self.failure is None:
-            self.failure = Failure(error, retryable)
+            self.failure = Failure(error, retryable, billed)
 
     def fail_transport(self, exc: httpx.RequestError, chunk_timeout: float | None) -> None:
         """The connection broke or went silent while reading the body."""
@@ -107,7 +109,7 @@ class StreamRun(Generic[T]):
             try:
                 return self._handle(events[0])
             except APIError as err:
-                self.fail(err, retryable(err))
+                self.fail(err, retryable(err), self._billed(err, []))
                 return []
         outputs: list[T] = []
         try:
@@ -115,8 +117,14 @@ class StreamRun(Generic[T]):
                 if not self.done:
                     outputs.extend(self._handle(sse))
         except APIError as err:
-            self.fail(err, retryable(err))
+            self.fail(err, retryable(err), self._billed(err, outputs))
         return outputs
+
+    def _billed(self, error: APIError, outputs: list[T]) -> bool:
+        """Whether a failed stream may have been billed: only an error the server reported
+        before any output (an error event or envelope) says it was not."""
+        garbled = isinstance(error, APIResponseValidationError)
+        return garbled or self.yielded or bool(outputs)
 
     def _handle(self, sse: ServerSentEvent) -> list[T]:
         data = sse.data

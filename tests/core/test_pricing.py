@@ -82,9 +82,18 @@ def test_usd_never_uses_an_exponent() -> None:
 
 
 def test_budget_error_names_spend_and_limit_and_pickles() -> None:
-    error = BudgetExceededError(Decimal("0.0000012"), Decimal("0.000001"))
+    error = BudgetExceededError(
+        Decimal("0.0000012"), Decimal("0.000002"), Decimal("0.0000005"), Decimal("0.0000004")
+    )
     assert str(error) == (
-        "Budget exceeded: $0.0000012 spent of a $0.000001 budget; the request was not sent"
+        "Budget exceeded: $0.0000012 spent and $0.0000005 reserved of a $0.000002 budget; "
+        "this request may cost up to $0.0000004; the request was not sent"
     )
     clone = pickle.loads(pickle.dumps(error))
-    assert (clone.spent, clone.budget, str(clone)) == (error.spent, error.budget, str(error))
+    assert (clone.spent, clone.budget, clone.reserved, clone.needed, str(clone)) == (
+        error.spent,
+        error.budget,
+        error.reserved,
+        error.needed,
+        str(error),
+    )

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from _support.budget import worst_case
 from _support.pricing import SEED_PRICE
 
 from modelslab_core import (
@@ -128,26 +129,30 @@ def test_ledger_totals_over_a_mixed_batch_are_the_sum(standin: StandIn) -> None:
 
 def test_budget_stops_the_next_request_before_it_is_sent(standin: StandIn) -> None:
     one = Decimal("0.000001224")  # one call of request(), as above
-    budget = one + one / 2  # between one and two calls
+    capped = request(max_tokens=8)
+    worst = worst_case(capped)
+    budget = worst + 2 * one + one / 2  # room for the worst case after two answers, not three
     with ModelsLabClient(config(standin)) as client, track_spend(budget=budget) as ledger:
-        client.chat(request())
-        client.chat(request())  # spent one < budget: still sent
+        for _ in range(3):
+            client.chat(capped)  # spent 0, 1, 2 x one: the worst case still fits
         for _ in range(3):
             with pytest.raises(BudgetExceededError) as caught:
-                client.chat(request())
+                client.chat(capped)
         with pytest.raises(BudgetExceededError):
-            list(client.stream(request()))
-        assert client.count_tokens(request()) > 0  # free calls still go through
+            list(client.stream(capped))
+        assert client.count_tokens(capped) > 0  # free calls still go through
         assert client.list_models()
-    assert (caught.value.spent, caught.value.budget) == (2 * one, budget)
+    error = caught.value
+    assert (error.spent, error.reserved, error.budget, error.needed) == (3 * one, 0, budget, worst)
     assert [r.path.rsplit("/", 1)[-1] for r in standin.requests] == [
+        "completions",
         "completions",
         "completions",
         "count_tokens",
         "models",
     ]
-    assert (ledger.requests_sent, ledger.requests_refused, ledger.spent) == (2, 4, 2 * one)
-    assert ledger.remaining == 0
+    assert (ledger.requests_sent, ledger.requests_refused, ledger.spent) == (3, 4, 3 * one)
+    assert ledger.remaining == budget - 3 * one and ledger.reserved == 0
 
 
 def test_each_attempt_is_admitted_and_the_answer_counted_once(standin: StandIn) -> None:
@@ -160,14 +165,15 @@ def test_each_attempt_is_admitted_and_the_answer_counted_once(standin: StandIn) 
 
 
 def test_nested_blocks_each_count_and_each_budget_applies(standin: StandIn) -> None:
+    capped = request(max_tokens=8)
     with ModelsLabClient(config(standin)) as client, track_spend() as outer:
-        first = client.chat(request())
-        with track_spend(budget=Decimal("0.0000001")) as inner:
-            second = client.chat(request())
+        first = client.chat(capped)
+        with track_spend(budget=worst_case(capped) + Decimal("0.0000001")) as inner:
+            second = client.chat(capped)
             with pytest.raises(BudgetExceededError):
-                client.chat(request())
+                client.chat(capped)
             assert open_ledgers() == (outer, inner)
-        third = client.chat(request())  # the inner budget no longer applies
+        third = client.chat(capped)  # the inner budget no longer applies
     assert open_ledgers() == ()
     costs = [r.cost.total for r in (first, second, third)]  # type: ignore[union-attr]
     assert outer.spent == sum(costs, Decimal(0)) and inner.spent == costs[1]

@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from _support.budget import MIXED, aneeded, billed_cost, needed
 from _support.pricing import ONE, OTHER, PROMPT, SEED_PRICE
 from langchain.agents import create_agent
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.load import dumps, loads
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.runnables import RunnableLambda
 from langchain_core.tools import tool
 from langchain_core.tracers.context import collect_runs
 
@@ -24,7 +27,7 @@ from langchain_modelslab import (
     get_modelslab_callback,
     message_cost,
 )
-from modelslab_core.cost.pricing import cost_of
+from modelslab_core.cost.pricing import cost_of, usd
 from modelslab_core.testing import StandIn
 from modelslab_core.types import Usage
 
@@ -156,20 +159,23 @@ async def test_totals_over_a_mixed_batch_are_the_sum(make_model: MakeModel) -> N
     assert repr(cb).endswith(f"Total Cost (USD): ${cb.total_cost.normalize():f}")
 
 
-def test_budget_stops_the_request_after_the_one_that_reaches_it(
+def test_budget_stops_the_request_whose_worst_case_does_not_fit(
     standin: StandIn, make_model: MakeModel
 ) -> None:
-    model = make_model()
-    with get_modelslab_callback(budget=ONE * 2) as cb:
+    model = make_model(max_tokens=8)
+    worst = needed(lambda: model.invoke(PROMPT))
+    assert needed(lambda: list(model.stream(PROMPT))) > worst  # a stream's body is longer
+    budget = worst + ONE * Decimal("1.5")
+    with get_modelslab_callback(budget=budget) as cb:
         model.invoke(PROMPT)
-        list(model.stream(PROMPT))  # spent ONE < 2 x ONE: sent
+        model.invoke(PROMPT)  # spent ONE: its worst case still fits
         with pytest.raises(BudgetExceededError) as caught:
-            model.invoke(PROMPT)  # spent == budget: refused, not sent
+            model.invoke(PROMPT)  # spent 2 x ONE + the worst case > budget: refused, unsent
         with pytest.raises(BudgetExceededError):
             list(model.stream(PROMPT))
     assert len(standin.requests) == 2
-    assert (caught.value.spent, caught.value.budget) == (ONE * 2, ONE * 2)
-    assert "$0.000002448 spent of a $0.000002448 budget" in str(caught.value)
+    assert (caught.value.spent, caught.value.reserved, caught.value.needed) == (ONE * 2, 0, worst)
+    assert f"$0.000002448 spent and $0 reserved of a ${usd(budget)} budget" in str(caught.value)
     assert (cb.requests_sent, cb.requests_refused, cb.total_cost) == (2, 2, ONE * 2)
 
 
@@ -187,47 +193,99 @@ def get_weather(city: str) -> str:
 def test_budget_stops_an_agent_before_its_next_model_call(
     standin: StandIn, make_model: MakeModel, dialect: str, streaming: bool
 ) -> None:
-    agent = create_agent(make_model(dialect=dialect, streaming=streaming), tools=[get_weather])
+    llm = make_model(dialect=dialect, streaming=streaming, max_tokens=64)
+    agent = create_agent(llm, tools=[get_weather])
+    ask = {"messages": [HumanMessage("Use get_weather for Paris.")]}
+    first = needed(lambda: agent.invoke(ask))  # the first turn's worst case
     WEATHER_CALLS.clear()
-    with get_modelslab_callback(budget="0.0000001") as cb, pytest.raises(BudgetExceededError):
-        agent.invoke({"messages": [HumanMessage("Use get_weather for Paris.")]})
+    with get_modelslab_callback(budget=first) as cb, pytest.raises(BudgetExceededError):
+        agent.invoke(ask)
     assert WEATHER_CALLS == ["Paris"]  # the tool ran ...
     assert len(standin.requests) == 1  # ... and the second model call was never sent
     assert cb.requests_sent == 1 and cb.requests_refused == 1
-    assert cb.total_cost > Decimal("0.0000001")
+    assert 0 < cb.total_cost <= first and billed_cost(standin) == cb.total_cost
 
 
 # --------------------------------------------------------------------------- concurrency
 
-CAP = 5
 
-
-def check_concurrent_guarantee(
-    results: list[Any], standin: StandIn, cb: Any, budget: Decimal
-) -> None:
-    """20 identical calls (ONE each), at most CAP in flight, under ``budget`` = 2.5 x ONE."""
-    answers = [r for r in results if isinstance(r, AIMessage)]
+def check_hard_limit(results: list[Any], standin: StandIn, cb: Any, budget: Decimal) -> None:
+    """Billed <= budget, the ledger counts at least what was billed, and the budget engaged."""
+    answers = [r for r in results if isinstance(r, BaseMessage | list)]
     refused = [r for r in results if isinstance(r, BudgetExceededError)]
-    assert len(answers) + len(refused) == 20
-    # Sent only while the spend was below 2.5 x ONE, i.e. before a third answer was recorded:
-    # at most the 2 recorded ones plus CAP in flight; at least 3 (the budget is reached).
-    assert 3 <= len(answers) <= CAP + 2
-    assert len(standin.requests) == len(answers) == cb.requests_sent
+    assert len(answers) + len(refused) == len(results)
+    assert 3 <= len(answers) < len(results)
+    assert len(standin.billed) == len(answers) == cb.requests_sent
     assert cb.requests_refused == len(refused)
-    assert cb.total_cost == ONE * len(answers)
-    assert budget <= cb.total_cost < budget + CAP * ONE  # reached; overshoot under CAP calls
-    assert all(e.spent >= budget and e.budget == budget for e in refused)
+    billed = billed_cost(standin)
+    assert billed <= budget, f"billed {billed} > budget {budget}"
+    assert cb.total_cost >= billed and cb.reserved == 0
+    assert all(e.spent + e.reserved + e.needed > budget for e in refused)
 
 
-async def test_abatch_of_20_under_a_budget(standin: StandIn, make_model: MakeModel) -> None:
-    model, budget = make_model(max_in_flight=CAP, timeout=60), ONE * Decimal("2.5")
+async def test_abatch_of_24_mixed_prompts_never_bills_past_the_budget(
+    standin: StandIn, make_model: MakeModel
+) -> None:
+    model = make_model(max_in_flight=5, timeout=60, max_tokens=64)
+    budget = await aneeded(lambda: model.ainvoke(MIXED[-1])) * 3
     with get_modelslab_callback(budget=budget) as cb:
-        results = await model.abatch([PROMPT] * 20, return_exceptions=True)
-    check_concurrent_guarantee(results, standin, cb, budget)
+        results = await model.abatch(MIXED, return_exceptions=True)
+    check_hard_limit(results, standin, cb, budget)
+    assert cb.total_cost == billed_cost(standin)  # usage arrived: exact
 
 
-def test_batch_of_20_threads_under_a_budget(standin: StandIn, make_model: MakeModel) -> None:
-    model, budget = make_model(max_in_flight=CAP, timeout=60), ONE * Decimal("2.5")
+def test_batch_of_24_threads_never_bills_past_the_budget(
+    standin: StandIn, make_model: MakeModel
+) -> None:
+    model = make_model(max_in_flight=5, timeout=60, max_tokens=64)
+    budget = needed(lambda: model.invoke(MIXED[-1])) * 3
     with get_modelslab_callback(budget=budget) as cb:
-        results = model.batch([PROMPT] * 20, {"max_concurrency": 20}, return_exceptions=True)
-    check_concurrent_guarantee(results, standin, cb, budget)
+        results = model.batch(MIXED, {"max_concurrency": 24}, return_exceptions=True)
+    check_hard_limit(results, standin, cb, budget)
+
+
+def first_chunk_only(model: ChatModelsLab, text: str) -> list[AIMessageChunk]:
+    stream = model.stream(text)
+    first = next(stream)
+    stream.close()  # type: ignore[attr-defined]
+    return [first]
+
+
+async def afirst_chunk_only(model: ChatModelsLab, text: str) -> list[AIMessageChunk]:
+    stream = model.astream(text)
+    first = await stream.__anext__()
+    await stream.aclose()  # type: ignore[attr-defined]
+    return [first]
+
+
+@pytest.mark.parametrize("how", ["no-usage", "first-chunk"])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_streams_never_bill_past_the_budget(
+    standin: StandIn, make_model: MakeModel, dialect: str, mode: str, how: str
+) -> None:
+    """``stream_usage=False`` and streams closed after their first chunk, 20 at once."""
+    model = make_model(dialect=dialect, max_tokens=64, stream_usage=how != "no-usage")
+    budget = needed(lambda: list(model.stream(MIXED[-1]))) * 3
+    with get_modelslab_callback(budget=budget) as cb:
+        if mode == "sync":
+            run = first_chunk_only if how == "first-chunk" else lambda m, t: list(m.stream(t))
+            results = RunnableLambda(lambda t: run(model, t)).batch(
+                MIXED[:20], {"max_concurrency": 20}, return_exceptions=True
+            )
+        else:
+
+            async def one(text: str) -> Any:
+                if how == "first-chunk":
+                    return await afirst_chunk_only(model, text)
+                return [c async for c in model.astream(text)]
+
+            results = await asyncio.gather(*map(one, MIXED[:20]), return_exceptions=True)
+            assert cb.total_cost + cb.reserved >= billed_cost(standin)
+            await asyncio.sleep(0.05)  # closed streams' inner generators finish on the loop
+    check_hard_limit(results, standin, cb, budget)
+    if how == "no-usage":  # asked for under the budget, not shown: the ledger is exact
+        assert cb.total_cost == billed_cost(standin)
+        chunks = [c for r in results if isinstance(r, list) for c in r]
+        assert chunks and all(c.usage_metadata is None for c in chunks)
+    else:
+        assert cb.forfeited == len(standin.billed)

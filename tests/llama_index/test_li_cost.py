@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _support.budget import MIXED, aneeded, billed_cost, needed
 from _support.pricing import ONE, OTHER, PROMPT, SEED_PRICE
 from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, CompletionResponse
@@ -175,24 +176,71 @@ async def test_budget_stops_a_function_agent(
         ran.append((a, b))
         return a + b
 
-    agent = FunctionAgent(tools=[add_numbers], llm=make_llm(), streaming=streaming)
-    with track_costs(budget="0.0000001") as costs, pytest.raises(BudgetExceededError) as caught:
-        await agent.run(user_msg="What is 2 plus 3? Use add_numbers.")
+    agent = FunctionAgent(tools=[add_numbers], llm=make_llm(max_tokens=64), streaming=streaming)
+    ask = "What is 2 plus 3? Use add_numbers."
+    first = await aneeded(lambda: agent.run(user_msg=ask))  # the first turn's worst case
+    with track_costs(budget=first) as costs, pytest.raises(BudgetExceededError) as caught:
+        await agent.run(user_msg=ask)
     assert ran == [(2, 3)]  # the tool ran ...
     assert len(standin.requests) == 1  # ... and the next model turn was never sent
     assert costs.requests_refused == 1 and caught.value.spent == costs.total_cost > 0
+    assert costs.total_cost == billed_cost(standin) <= first
 
 
-async def test_20_concurrent_calls_under_a_budget(make_llm: MakeLLM, standin: StandIn) -> None:
-    llm, cap, budget = make_llm(max_in_flight=5, timeout=60), 5, ONE * Decimal("2.5")
+def check_hard_limit(results: list[Any], standin: StandIn, costs: Any, budget: Decimal) -> None:
+    """Billed <= budget, the ledger counts at least what was billed, and the budget engaged."""
+    refused = [r for r in results if isinstance(r, BudgetExceededError)]
+    assert not [r for r in results if isinstance(r, BaseException) and r not in refused]
+    assert 3 <= len(results) - len(refused) < len(results)
+    assert len(standin.billed) == len(results) - len(refused) == costs.requests_sent
+    billed = billed_cost(standin)
+    assert billed <= budget, f"billed {billed} > budget {budget}"
+    assert costs.total_cost >= billed and costs.reserved == 0
+
+
+async def test_24_concurrent_mixed_calls_never_bill_past_the_budget(
+    make_llm: MakeLLM, standin: StandIn
+) -> None:
+    llm = make_llm(max_in_flight=5, timeout=60, max_tokens=64)
+    budget = await aneeded(lambda: llm.achat(user(MIXED[-1]))) * 3
     with track_costs(budget=budget) as costs:
         results = await asyncio.gather(
-            *(llm.achat(user()) for _ in range(20)), return_exceptions=True
+            *(llm.achat(user(text)) for text in MIXED), return_exceptions=True
         )
-    answers = [r for r in results if isinstance(r, ChatResponse)]
-    refused = [r for r in results if isinstance(r, BudgetExceededError)]
-    assert len(answers) + len(refused) == 20
-    assert 3 <= len(answers) <= cap + 2  # none sent once the spend reached the budget
-    assert len(standin.requests) == len(answers) == costs.requests_sent
-    assert costs.total_cost == ONE * len(answers)
-    assert budget <= costs.total_cost < budget + cap * ONE
+    check_hard_limit(results, standin, costs, budget)
+    assert costs.total_cost == billed_cost(standin)
+
+
+async def first_response(llm: ModelsLab, text: str, mode: str) -> Any:
+    """A stream closed after its first response."""
+    if mode == "sync":
+        stream = llm.stream_chat(user(text))
+        first = next(stream)
+        stream.close()  # type: ignore[attr-defined]
+        return first
+    astream = await llm.astream_chat(user(text))
+    first = await astream.__anext__()
+    await astream.aclose()  # type: ignore[attr-defined]
+    return first
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_streams_closed_early_never_bill_past_the_budget(
+    make_llm: MakeLLM, standin: StandIn, mode: str
+) -> None:
+    llm = make_llm(max_in_flight=5, timeout=60, max_tokens=64)
+    budget = needed(lambda: list(llm.stream_chat(user(MIXED[-1])))) * 3
+    with track_costs(budget=budget) as costs:
+        if mode == "sync":
+            results = []
+            for text in MIXED[:20]:
+                try:
+                    results.append(await first_response(llm, text, mode))
+                except BudgetExceededError as refused:
+                    results.append(refused)
+        else:
+            jobs = (first_response(llm, text, mode) for text in MIXED[:20])
+            results = await asyncio.gather(*jobs, return_exceptions=True)
+            await asyncio.sleep(0.05)  # closed streams' inner generators finish on the loop
+    check_hard_limit(results, standin, costs, budget)
+    assert costs.forfeited == len(standin.billed)
