@@ -1,10 +1,15 @@
 """The four tutorial notebooks and the demo, run for real against the local llama.cpp server.
 
-The notebooks reuse the running server: its URL, key and model reach the kernel as
-``MODELSLAB_BASE_URL`` / ``MODELSLAB_API_KEY`` / ``MODELSLAB_MODEL`` (what ``_local.connect``
-reads before it would start a server of its own). Also checked, without a server: the committed
-notebooks hold exactly the cells ``notebooks/_build.py`` writes, and (against the stand-in)
-that the demo fails loudly when the server refuses the key.
+The notebooks are tutorials (public API, no checks in their cells); each test here runs one
+cell by cell (`notebook_run`) and asserts on what each section left in the kernel, printed and
+sent. The kernel reaches the server through a `RecordingProxy`: ``MODELSLAB_BASE_URL`` (with
+``MODELSLAB_API_KEY`` and ``MODELSLAB_MODEL``) is the only configuration it gets, as a reader's
+would be. The checks a remote server could not pass (the local tokenizer's exact counts, the
+greedy model's identical answers on both routes) run here because the server is local.
+
+Also checked, without a server: every notebook's ``.py`` source and ``.ipynb`` agree
+(jupytext), its markdown renders as meant, and (against the stand-in) the demo fails loudly
+when the server refuses the key.
 """
 
 from __future__ import annotations
@@ -13,28 +18,27 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
+import jsonschema
+import jupytext
 import pytest
-from nbclient import NotebookClient
+from markdown_it import MarkdownIt
+from notebook_run import NOTEBOOK_DIR, NotebookRun, RecordingProxy, Request, notebook
 from real_env import server_values
 
 from modelslab_core.testing import StandIn
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK_DIR = ROOT / "notebooks"
-NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
-CELL_TIMEOUT = 600
-
-sys.path.insert(0, str(NOTEBOOK_DIR))
-
-import _build  # noqa: E402
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+TUTORIALS = [p.stem for p in NOTEBOOKS if p.stem[:2].isdigit()]
+CHAT_PATHS = ("/chat/completions", "/v1/messages")
 
 
 def _server_env(llama_server: Any) -> dict[str, str]:
-    """The environment that points `_local.connect` at the running server."""
+    """The environment that points a client at the running server."""
     server = server_values(llama_server)
     return {
         "MODELSLAB_BASE_URL": server["base_url"],
@@ -43,41 +47,149 @@ def _server_env(llama_server: Any) -> dict[str, str]:
     }
 
 
-def test_four_notebooks_exist() -> None:
-    assert [p.stem for p in NOTEBOOKS] == list(_build._cells.NOTEBOOKS)
+def test_every_notebook_is_a_pair() -> None:
+    """Each ``.ipynb`` has its jupytext source, and each notebook source its ``.ipynb``."""
+    sources = {p.stem for p in NOTEBOOK_DIR.glob("*.py") if p.read_text().startswith("# ---")}
+    assert {p.stem for p in NOTEBOOKS} == sources
+    assert len(TUTORIALS) == 4
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_committed_notebook_matches_its_cells(path: Path) -> None:
-    committed = nbformat.read(path, as_version=4)
-    built = _build.build_notebook(_build._cells.NOTEBOOKS[path.stem])
-    assert [(c.cell_type, c.source) for c in committed.cells] == [
-        (c.cell_type, c.source) for c in built.cells
-    ], "run `.venv/bin/python notebooks/_build.py --execute`"
-    executed = [c for c in committed.cells if c.cell_type == "code"]
-    assert all(c.execution_count for c in executed), "committed notebooks keep their outputs"
+def test_notebook_matches_its_source(path: Path) -> None:
+    """The committed ``.ipynb`` holds exactly the cells of its ``.py`` (run `make notebooks`)."""
+    source = jupytext.read(path.with_suffix(".py"))
+    committed = jupytext.read(path)
+    cells = [(c.cell_type, c.source) for c in source.cells]
+    assert [(c.cell_type, c.source) for c in committed.cells] == cells, "run `make notebooks`"
+    assert committed.metadata["kernelspec"]["name"] == "python3"
+    code = [c for c in committed.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code), "committed notebooks keep their outputs"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_markdown_renders_as_meant(path: Path) -> None:
+    """No markdown cell holds a literal ``\\n``; every heading is one short line of its own,
+    its body text in a paragraph of its own; the notebook opens with its title."""
+    cells = [c for c in jupytext.read(path.with_suffix(".py")).cells if c.cell_type == "markdown"]
+    assert cells and cells[0].source.startswith("# ")
+    for cell in cells:
+        assert "\\n" not in cell.source, cell.source
+        lines = cell.source.splitlines()
+        tokens = MarkdownIt().parse(cell.source)
+        for index, token in enumerate(tokens):
+            if token.type != "heading_open":
+                continue
+            title = tokens[index + 1].content
+            assert token.map is not None and token.map[1] - token.map[0] == 1, title
+            assert lines[token.map[0]] == f"{token.markup} {title}", title
+            assert len(title) <= 60 and not title.endswith("."), title
+
+
+@pytest.fixture
+def proxy(llama_server: Any) -> Iterator[RecordingProxy]:
+    """A recording proxy in front of the local server."""
+    with RecordingProxy(server_values(llama_server)["base_url"]) as recorder:
+        yield recorder
+
+
+@pytest.fixture
+def kernel_env(llama_server: Any, proxy: RecordingProxy) -> dict[str, str]:
+    """The MODELSLAB_* variables a reader sets, pointing at the server through the proxy."""
+    return {**_server_env(llama_server), "MODELSLAB_BASE_URL": proxy.base_url}
+
+
+def assert_usage(usage: dict[str, int]) -> None:
+    """Positive token counts that add up."""
+    assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0, usage
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"], usage
+
+
+def chats(sent: list[Request]) -> list[Request]:
+    """The chat requests (not token counts or model listings) among ``sent``."""
+    return [r for r in sent if r.method == "POST" and r.path.endswith(CHAT_PATHS)]
+
+
+def assert_streamed(nb: NotebookRun, pieces: str, full: str) -> None:
+    """More than one piece, adding up to the whole message, which has text and its usage."""
+    assert nb.value(f"len({pieces})") > 1
+    assert nb.value(f"''.join({pieces}) == {full}.content") is True
+    assert nb.value(f"{full}.content.strip() != ''") is True
+    assert_usage(nb.value(f"{full}.usage_metadata"))
+
+
+def assert_finished(nb: NotebookRun, llama_server: Any) -> None:
+    """Every cell ran without an error, and no output shows the key."""
+    nb.run_through(None)
+    code = [c for c in nb.tb.nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code)
+    assert '"error"' not in nb.all_outputs()
+    assert server_values(llama_server)["api_key"] not in nb.all_outputs()
 
 
 @pytest.mark.real_model
 @pytest.mark.timeout(1200)
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(path: Path, llama_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in _server_env(llama_server).items():
-        monkeypatch.setenv(name, value)  # the kernel inherits this environment
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=CELL_TIMEOUT,
-        kernel_name="python3",
-        coalesce_streams=True,
-        resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
-    )
-    client.execute()  # raises CellExecutionError on the first failing cell
-    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors
-    first = nb.cells[2].outputs[0]["text"]
-    assert server_values(llama_server)["base_url"] in first
-    assert server_values(llama_server)["api_key"] not in str(nb)
+def test_langchain_quickstart(llama_server: Any, proxy: RecordingProxy, kernel_env: Any) -> None:
+    with notebook("01_langchain_quickstart", kernel_env, proxy) as nb:
+        nb.run_through("Credentials")
+        assert nb.output("Credentials") == ""  # configured: no hint printed
+        nb.run_through("Instantiation")
+        sent = nb.run_through("Invocation")
+        assert [r.path for r in sent] == ["/api/v7/llm/chat/completions"]
+        assert nb.value("ai_msg.content.strip() != ''") is True
+        assert_usage(nb.value("ai_msg.usage_metadata"))
+        assert nb.value("ai_msg.response_metadata['finish_reason']") in ("stop", "length")
+        assert sent[0].body["temperature"] == 0 and sent[0].body["seed"] == 42
+
+        nb.run_through("System prompts")
+        assert nb.value("captain.content.strip() != ''") is True
+        nb.run_through("Multi-turn conversations")
+        assert nb.value("[type(m).__name__ for m in history]")[2] == "AIMessage"
+        assert nb.value("len(history)") == 4 and nb.value("answer.content.strip() != ''")
+        nb.run_through("Chaining")
+        assert nb.value("isinstance(translation, str) and translation.strip() != ''") is True
+
+        nb.run_through("Streaming")
+        assert_streamed(nb, "pieces", "full")
+        nb.run_through("Async")
+        assert nb.value("colour.content.strip() != '' and fruit.content.strip() != ''") is True
+        assert nb.value("len(async_pieces) > 1 and ''.join(async_pieces).strip() != ''") is True
+        sent = nb.run_through("Batch")
+        assert len(chats(sent)) == 3 and nb.value("[r.content.strip() != '' for r in capitals]") == [
+            True
+        ] * 3
+
+        nb.run_through("Token usage")
+        hello, goodbye = nb.value("hello.usage_metadata"), nb.value("goodbye.usage_metadata")
+        assert_usage(hello)
+        assert_usage(goodbye)
+        (total,) = nb.value("usage.usage_metadata").values()
+        for key in ("input_tokens", "output_tokens", "total_tokens"):
+            assert total[key] == hello[key] + goodbye[key], key
+
+        sent = nb.run_through("Token counting")
+        assert [r.path.rsplit("/", 1)[-1] for r in sent] == ["count_tokens"] * 2
+        counted, words = nb.value("counted"), nb.value("sentence_tokens")
+        assert counted > 0 and words > 0
+        # the local server: the same tokenizer and chat template count both
+        assert counted == nb.value("captain.usage_metadata['input_tokens']")
+
+        nb.run_through("Stop sequences")
+        stopped = nb.value("stopped.content")
+        assert stopped.strip() and "5" not in stopped
+        assert chats(nb.sent["Stop sequences"])[0].body["stop"] == ["5"]
+
+        sent = nb.run_through("Two wire dialects")
+        assert {r.path for r in chats(sent)} == {"/api/v7/llm/v1/messages"}
+        assert_usage(nb.value("anthropic_captain.usage_metadata"))
+        # the same greedy model and prompt on the local server: the same answer on either route
+        assert nb.value("anthropic_captain.content") == nb.value("captain.content")
+        assert_streamed(nb, "anthropic_pieces", "anthropic_full")
+
+        nb.run_through("Errors")
+        printed = nb.output("Errors")
+        assert printed.startswith("ModelsLabAuthenticationError: ")
+        assert "not-a-valid-key" not in printed
+        assert_finished(nb, llama_server)
 
 
 USAGE = re.compile(r"^usage: (\d+) in \+ (\d+) out = (\d+) tokens", re.MULTILINE)
