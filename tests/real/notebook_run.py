@@ -195,9 +195,7 @@ def notebook(name: str, env: dict[str, str], proxy: RecordingProxy | None) -> It
     try:
         path = NOTEBOOK_DIR / f"{name}.ipynb"
         where = {"metadata": {"path": str(NOTEBOOK_DIR)}}
-        book = testbook(
-            str(path), timeout=CELL_TIMEOUT, resources=where, coalesce_streams=True
-        )
+        book = testbook(str(path), timeout=CELL_TIMEOUT, resources=where, coalesce_streams=True)
         with book as tb:
             yield NotebookRun(tb, proxy)
     finally:

@@ -14,6 +14,7 @@ when the server refuses the key.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -154,9 +155,10 @@ def test_langchain_quickstart(llama_server: Any, proxy: RecordingProxy, kernel_e
         assert nb.value("colour.content.strip() != '' and fruit.content.strip() != ''") is True
         assert nb.value("len(async_pieces) > 1 and ''.join(async_pieces).strip() != ''") is True
         sent = nb.run_through("Batch")
-        assert len(chats(sent)) == 3 and nb.value("[r.content.strip() != '' for r in capitals]") == [
-            True
-        ] * 3
+        assert (
+            len(chats(sent)) == 3
+            and nb.value("[r.content.strip() != '' for r in capitals]") == [True] * 3
+        )
 
         nb.run_through("Token usage")
         hello, goodbye = nb.value("hello.usage_metadata"), nb.value("goodbye.usage_metadata")
@@ -189,6 +191,201 @@ def test_langchain_quickstart(llama_server: Any, proxy: RecordingProxy, kernel_e
         printed = nb.output("Errors")
         assert printed.startswith("ModelsLabAuthenticationError: ")
         assert "not-a-valid-key" not in printed
+        assert_finished(nb, llama_server)
+
+
+def assert_tool_call(nb: NotebookRun, call: dict[str, Any]) -> None:
+    """``call`` names a tool of the notebook's ``tools``, with exactly its arguments, each of
+    its schema's type (pydantic's strict validation in the kernel: ``2.0`` is no int)."""
+    schema = nb.value(f"tools[{call['name']!r}].args_schema.model_json_schema()")
+    assert set(call["args"]) == set(schema["properties"]), call
+    args = json.dumps(json.dumps(call["args"]))
+    validate = f"tools[{call['name']!r}].args_schema.model_validate("
+    validate += f"__import__('json').loads({args}), strict=True).model_dump()"
+    assert nb.value(validate) == call["args"]
+
+
+def assert_booking(nb: NotebookRun, booking: dict[str, Any]) -> None:
+    """``booking`` (a dumped object) is a valid `Booking` of the notebook's schema: a name, a
+    day of the week, an int number of adults >= 1."""
+    jsonschema.validate(booking, nb.value("Booking.model_json_schema()"))
+    assert booking["name"].strip() and type(booking["adults"]) is int
+
+
+@pytest.mark.real_model
+@pytest.mark.timeout(1200)
+def test_langchain_tools_agents(llama_server: Any, proxy: RecordingProxy, kernel_env: Any) -> None:
+    with notebook("02_langchain_tools_agents", kernel_env, proxy) as nb:
+        nb.run_through("Instantiation")
+        sent = nb.run_through("Tool calling")
+        calls = nb.value("fare_call.tool_calls")
+        assert [call["name"] for call in calls] == ["ferry_fare"]
+        assert_tool_call(nb, calls[0])
+        assert sent[-1].body["tool_choice"] == "required"
+        assert [t["function"]["name"] for t in sent[-1].body["tools"]] == [
+            "ferry_fare",
+            "tour_times",
+        ]
+
+        sent = nb.run_through("A tool loop by hand")
+        for call in nb.value("loop_calls"):
+            assert_tool_call(nb, call)
+        results = nb.value("loop_results")
+        assert results and nb.value("reply.content.strip() != '' and not reply.tool_calls")
+        assert results[0] in sent[-1].text(), "the tool's result reached the model"
+
+        nb.run_through("Agents")
+        steps = nb.value(
+            "[(type(m).__name__, m.content, getattr(m, 'tool_calls', [])) for m in steps]"
+        )
+        calls = [call for kind, _, made in steps if kind == "AIMessage" for call in made]
+        results = [content for kind, content, _ in steps if kind == "ToolMessage"]
+        for call in calls:
+            assert_tool_call(nb, call)
+        name, args = calls[0]["name"], json.dumps(calls[0]["args"])
+        expected = nb.value(f"tools[{name!r}].invoke(__import__('json').loads({args!r}))")
+        assert results and results[0] == expected
+        assert len(steps) <= 4
+        last_kind, _, last_calls = steps[-1]
+        assert nb.value("stopped_by_limit") or (last_kind == "AIMessage" and not last_calls)
+
+        sent = nb.run_through("Structured output")
+        assert len(chats(sent)) == 3
+        sent_as = [("tools" in r.body, r.body.get("response_format", {}).get("type")) for r in sent]
+        assert sent_as == [(True, None), (False, "json_schema"), (False, "json_object")]
+        for method in ("function_calling", "json_schema", "json_mode"):
+            out = f"extracted[{method!r}]"
+            assert nb.value(f"{out}['parsing_error'] is None") is True, method
+            assert nb.value(f"type({out}['parsed']).__name__") == "Booking", method
+            booking = nb.value(f"{out}['parsed'].model_dump()")
+            assert_booking(nb, booking)
+            # the raw message carries the same object: as the tool call, or as the JSON text
+            raw = nb.value(f"{{'calls': {out}['raw'].tool_calls, 'text': {out}['raw'].content}}")
+            carried = raw["calls"][0]["args"] if raw["calls"] else json.loads(raw["text"])
+            assert carried == booking, method
+            assert nb.value(f"{out}['raw'].usage_metadata['output_tokens']") > 0
+        assert_finished(nb, llama_server)
+
+
+@pytest.mark.real_model
+@pytest.mark.timeout(1200)
+def test_llamaindex_rag(llama_server: Any, proxy: RecordingProxy, kernel_env: Any) -> None:
+    with notebook("03_llamaindex_rag", kernel_env, proxy) as nb:
+        nb.run_through("The LLM")
+        sent = nb.run_through("Basic usage")
+        assert len(chats(sent)) == 2 and sent[0].body["seed"] == 42
+        assert nb.value("completion.text.strip() != ''") is True
+        assert nb.value("chat_response.message.role.value") == "assistant"
+        assert nb.value("chat_response.message.content.strip() != ''") is True
+
+        nb.run_through("The embedding model")
+        assert nb.value("len(ferry)") == 384
+        assert abs(nb.value("dot(ferry, ferry)") - 1) < 1e-3
+        assert nb.value("dot(ferry, boat) > dot(ferry, puffin)") is True
+        nb.run_through("Load data and build an index")
+        assert nb.value("hits[0].metadata['file_name']") == "wildlife.md"
+
+        sent = nb.run_through("Query your data")
+        assert nb.value("str(response).strip() != ''") is True
+        assert nb.value("sources(response)")[0] == "ferry.md"
+        assert "the first ferry leaves Port Ailean at 07:15" in sent[-1].text(), "the passage"
+        assert nb.value("usage.requests_sent") == len(sent) == 1
+        tokens = nb.value("[usage.prompt_llm_token_count, usage.completion_llm_token_count]")
+        assert tokens[0] > 0 and tokens[1] > 0
+        assert nb.value("usage.total_llm_token_count") == sum(tokens)
+
+        sent = nb.run_through("Streaming")
+        assert nb.value("len(stream_pieces) > 1 and ''.join(stream_pieces).strip() != ''")
+        assert nb.value("sources(streamed)")[0] == "lighthouse.md"
+        assert "The tour climbs 131 steps to the lantern room" in sent[-1].text()
+        assert sent[-1].body["stream"] is True
+
+        sent = nb.run_through("Async")
+        assert nb.value("str(cafe).strip() != ''") is True
+        assert nb.value("sources(cafe)")[0] == "food.md"
+        assert "The Harbour Cafe serves breakfast and lunch every day" in sent[-1].text()
+
+        sent = nb.run_through("Chat engine")
+        assert nb.value("str(may).strip() != '' and str(october).strip() != ''") is True
+        assert nb.value("len(chat_engine.chat_history)") == 4
+        assert "Visitors must keep dogs on a lead between April and August" in sent[0].text()
+        assert "Can I bring my dog to Corran in May?" in sent[1].text(), "the history went along"
+
+        sent = nb.run_through("Streaming chat")
+        assert nb.value("len(chat_pieces) > 1 and ''.join(chat_pieces).strip() != ''") is True
+        assert "There is no cash machine on the island" in sent[-1].text()
+        assert "Can I bring my dog" not in sent[-1].text(), "reset started a new conversation"
+
+        sent = nb.run_through("The other wire dialect")
+        assert [r.path for r in sent] == ["/api/v7/llm/v1/messages"]
+        assert nb.value("str(built).strip() != ''") is True
+        assert nb.value("sources(built)")[0] == "lighthouse.md"
+        assert "It was built in" in sent[-1].text()
+        assert_finished(nb, llama_server)
+
+
+def assert_function_call(nb: NotebookRun, function: str, kwargs: dict[str, Any]) -> None:
+    """``kwargs`` are exactly the parameters of the notebook's ``function``, each of exactly
+    its annotated type."""
+    signature = f"__import__('inspect').signature({function}).parameters.items()"
+    types = nb.value(f"{{name: p.annotation.__name__ for name, p in {signature}}}")
+    assert set(kwargs) == set(types), kwargs
+    for name, value in kwargs.items():
+        assert type(value).__name__ == types[name], (name, value)
+
+
+@pytest.mark.real_model
+@pytest.mark.timeout(1200)
+def test_llamaindex_agents_structured(
+    llama_server: Any, proxy: RecordingProxy, kernel_env: Any
+) -> None:
+    with notebook("04_llamaindex_agents_structured", kernel_env, proxy) as nb:
+        nb.run_through("The LLM and the tools")
+        sent = nb.run_through("Agents")
+        calls = nb.value(
+            "[(e.tool_name, e.tool_kwargs, str(e.tool_output), e.tool_output.is_error)"
+            " for e in agent_calls]"
+        )
+        name, kwargs, output, is_error = calls[0]
+        assert name == "ferry_fare" and not is_error
+        assert_function_call(nb, "ferry_fare", kwargs)
+        assert output == nb.value(f"ferry_fare(**{kwargs!r})")
+        assert output in sent[1].text(), "the tool's result reached the model"
+        assert sent[0].body["tool_choice"] == "required"
+        assert nb.value("usage.requests_sent") == len(sent)
+        assert nb.value("usage.prompt_llm_token_count") > 0
+
+        sent = nb.run_through("Memory")
+        assert nb.value("str(remembered).strip() != ''") is True
+        assert "My name is Morag." in sent[-1].text(), "the first run went along with the second"
+
+        sent = nb.run_through("Structured output")
+        for mode in ("function_calling", "json_schema"):
+            assert nb.value(f"type(found[{mode!r}]).__name__") == "Booking"
+            assert_booking(nb, nb.value(f"found[{mode!r}].model_dump()"))
+        assert "tools" in sent[0].body and "response_format" not in sent[0].body
+        assert sent[1].body["response_format"]["type"] == "json_schema"
+
+        nb.run_through("Async and streaming")
+        assert nb.value("type(booking).__name__") == "Booking"
+        assert_booking(nb, nb.value("booking.model_dump()"))
+        assert nb.value("len(partials)") > 1
+        last = nb.value("partials[-1].model_dump()")
+        assert last == nb.value("found['function_calling'].model_dump()")
+
+        nb.run_through("Structured LLMs")
+        raw = nb.value("structured_response.raw.model_dump()")
+        assert nb.value("type(structured_response.raw).__name__") == "Booking"
+        assert_booking(nb, raw)
+        assert json.loads(nb.value("structured_response.message.content")) == raw
+
+        sent = nb.run_through("The other wire dialect")
+        calls = nb.value("[(e.tool_name, e.tool_kwargs, str(e.tool_output)) for e in tour_calls]")
+        assert calls and calls[0][0] == "tour_times"
+        assert_function_call(nb, "tour_times", calls[0][1])
+        assert {r.path for r in sent} == {"/api/v7/llm/v1/messages"}
+        assert sent[0].body["tool_choice"]["type"] == "any"  # /v1/messages' "required"
+        assert calls[0][2] in sent[1].text(), "the tool's result reached the model"
         assert_finished(nb, llama_server)
 
 
