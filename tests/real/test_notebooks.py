@@ -26,8 +26,8 @@ from typing import Any
 import jsonschema
 import jupytext
 import pytest
+from _support.notebook_run import NOTEBOOK_DIR, NotebookRun, RecordingProxy, Request, notebook
 from markdown_it import MarkdownIt
-from notebook_run import NOTEBOOK_DIR, NotebookRun, RecordingProxy, Request, notebook
 from real_env import server_values
 
 from modelslab_core.testing import StandIn

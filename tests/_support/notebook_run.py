@@ -188,10 +188,17 @@ class NotebookRun:
 
 
 @contextmanager
-def notebook(name: str, env: dict[str, str], proxy: RecordingProxy | None) -> Iterator[NotebookRun]:
-    """Start a kernel for ``notebooks/<name>.ipynb`` with ``env`` set (cwd: notebooks/)."""
+def notebook(
+    name: str, env: dict[str, str | None], proxy: RecordingProxy | None = None
+) -> Iterator[NotebookRun]:
+    """Start a kernel for ``notebooks/<name>.ipynb`` with ``env`` set (a None value: unset),
+    cwd notebooks/, as a reader's Jupyter would."""
     saved = dict(os.environ)
-    os.environ.update(env)  # the kernel inherits this process's environment
+    for key, value in env.items():  # the kernel inherits this process's environment
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     try:
         path = NOTEBOOK_DIR / f"{name}.ipynb"
         where = {"metadata": {"path": str(NOTEBOOK_DIR)}}
