@@ -184,7 +184,7 @@ questions = [
     "Capital of Italy? One word.",
 ]
 capitals = llm.batch(questions, config={"max_concurrency": 2})
-for question, reply in zip(questions, capitals):
+for question, reply in zip(questions, capitals, strict=True):
     print(f"{question} -> {reply.content.strip()}")
 
 # %% [markdown]

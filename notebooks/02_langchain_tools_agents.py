@@ -118,7 +118,6 @@ print("answer:", reply.content)
 
 # %%
 from langchain.agents import create_agent
-from langchain_core.messages import AIMessage
 from langgraph.errors import GraphRecursionError
 
 agent = create_agent(llm, tools=list(tools.values()), system_prompt="Use the tools, then answer briefly.")

@@ -82,7 +82,7 @@ Settings.embed_model = MiniLMEmbedding()
 
 
 def dot(u, v):
-    return sum(a * b for a, b in zip(u, v))
+    return sum(a * b for a, b in zip(u, v, strict=True))
 
 
 ferry, boat, puffin = Settings.embed_model.get_text_embedding_batch(
