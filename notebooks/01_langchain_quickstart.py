@@ -14,6 +14,9 @@
 # Anthropic-compatible `/v1/messages`. Tools, agents and structured output have their own
 # notebook, [02_langchain_tools_agents](02_langchain_tools_agents.ipynb).
 #
+# The outputs shown come from a run on the small local model (`make llama-server`,
+# Qwen2.5-Coder-0.5B-Instruct on a CPU): it gets facts wrong; the point here is the API.
+#
 # ## Overview
 #
 # ### Integration details

@@ -13,6 +13,9 @@
 # `with_structured_output` with each of its three methods. Chat basics (invocation, streaming,
 # async, token usage) are in [01_langchain_quickstart](01_langchain_quickstart.ipynb).
 #
+# The outputs shown come from a run on the small local model (`make llama-server`,
+# Qwen2.5-Coder-0.5B-Instruct on a CPU): it gets facts wrong; the point here is the API.
+#
 # ## Setup
 #
 # Set `MODELSLAB_API_KEY` (and `MODELSLAB_BASE_URL` for another server than ModelsLab's) and

@@ -14,6 +14,9 @@
 # Isle of Corran), a query engine, streaming, async and a chat engine. Agents and structured
 # output are in [04_llamaindex_agents_structured](04_llamaindex_agents_structured.ipynb).
 #
+# The outputs shown come from a run on the small local model (`make llama-server`,
+# Qwen2.5-Coder-0.5B-Instruct on a CPU): it gets facts wrong; the point here is the API.
+#
 # ## Setup
 #
 # ```bash

@@ -13,6 +13,9 @@
 # and `as_structured_llm`. The basics and RAG are in
 # [03_llamaindex_rag](03_llamaindex_rag.ipynb).
 #
+# The outputs shown come from a run on the small local model (`make llama-server`,
+# Qwen2.5-Coder-0.5B-Instruct on a CPU): it gets facts wrong; the point here is the API.
+#
 # ## Setup
 #
 # ```bash

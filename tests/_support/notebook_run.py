@@ -182,6 +182,11 @@ class NotebookRun:
                     texts.append(out.get("data", {}).get("text/plain", ""))
         return "".join(texts)
 
+    def errors(self) -> list[str]:
+        """The errors shown by the cells run (``"ename: evalue"``)."""
+        outputs = [o for c in self.tb.nb.cells for o in c.get("outputs", [])]
+        return [f"{o.ename}: {o.evalue}" for o in outputs if o.output_type == "error"]
+
     def all_outputs(self) -> str:
         """Every output of every cell run, as one string (to look for what must not be there)."""
         return json.dumps([c.get("outputs", []) for c in self.tb.nb.cells if "outputs" in c])

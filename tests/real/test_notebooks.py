@@ -123,7 +123,7 @@ def assert_finished(nb: NotebookRun, llama_server: Any) -> None:
     nb.run_through(None)
     code = [c for c in nb.tb.nb.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code)
-    assert '"error"' not in nb.all_outputs()
+    assert nb.errors() == []
     assert server_values(llama_server)["api_key"] not in nb.all_outputs()
 
 
