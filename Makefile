@@ -13,7 +13,7 @@ export UV_CACHE_DIR ?= $(CACHE)/uv
 export UV_PYTHON_DOWNLOADS := never
 export PIP_NO_WARN_SCRIPT_LOCATION := 1
 
-.PHONY: demo test docs docs-check matrix newest lock upgrade lint typecheck unit real-server redis-server llama-server llama-stop standin bench bench-limiter clean venv
+.PHONY: demo test docs docs-check matrix newest lock upgrade lint typecheck unit real-server redis-server llama-server llama-stop standin notebooks bench bench-limiter clean venv
 
 $(UV):
 	@echo "==> installing uv $(UV_VERSION) into $(CACHE)/uv-$(UV_VERSION)"
@@ -108,6 +108,11 @@ llama-stop:
 
 standin: $(STAMP)
 	@$(BIN)/python -m modelslab_core.testing --port 8765 --api-key test-key
+
+## After editing a notebook's .py source: sync its .ipynb (jupytext) and run it, keeping the
+## outputs (the tutorials on the local model, the worked examples on the stand-in).
+notebooks: $(STAMP) real-server redis-server
+	@$(BIN)/python scripts/run_notebooks.py
 
 bench: $(STAMP)
 	@$(BIN)/python benchmarks/run.py

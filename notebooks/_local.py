@@ -1,8 +1,10 @@
-"""Where the demo and the notebooks send their requests: ModelsLab itself, or a local model.
+"""Where the demo sends its requests: ModelsLab itself, or a local model (and helpers the
+real-model tests share). The notebooks do not use this module: they are configured by the
+``MODELSLAB_*`` variables alone.
 
 - ``MODELSLAB_API_KEY`` set: that key, ``MODELSLAB_BASE_URL`` (default: ModelsLab's v7 LLM API)
   and ``MODELSLAB_MODEL`` (default ``meta-llama-llama-3.2-3b-instruct``). The tests point the
-  notebooks at an already running local server this way.
+  demo at an already running local server this way.
 - otherwise: the local llama.cpp server of ``scripts/llama_server.py`` (Qwen2.5-Coder-0.5B-Instruct
   speaking ModelsLab's wire format), started here unless it already runs, and held for this
   process (a lease): it stops when the last run holding it lets go, never under another run.
@@ -15,9 +17,9 @@ Usage::
     ...
     _local.disconnect(endpoint)          # releases this process's hold on the local server
 
-On the local server every answer is greedy (``endpoint.sampling``: temperature 0, a fixed
-seed) on a server with one slot and no prompt cache, so a notebook gives the same outputs on
-every run and its checks can be exact.
+On the local server every answer is greedy (``langchain_kwargs``, ``llama_index_kwargs``: temperature 0, a fixed
+seed) on a server with one slot and no prompt cache, so a run gives the same outputs every
+time and its checks can be exact.
 """
 
 from __future__ import annotations

@@ -1,39 +1,94 @@
-"""What a model is and what it costs: profiles, per-call cost, totals and a budget.
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
 
-    .venv/bin/python notebooks/cost_and_budget.py
+# %% [markdown]
+# # Costs and budgets
+#
+# What a model is and what it costs: the model's profile and price from the catalog, the exact
+# cost of one call, and budgets that stop a LangChain agent and a LlamaIndex agent before
+# they spend more.
+#
+# ## Setup
+#
+# ```bash
+# pip install -U "modelslab-integrations[langchain,llama-index]" langchain
+# ```
+#
+# Costs need a model with a known price, so this notebook uses
+# `meta-llama-llama-3.2-3b-instruct`, whose price the shipped catalog holds (the small local
+# llama.cpp model of the other notebooks has none). With `MODELSLAB_API_KEY` set, the requests
+# go to ModelsLab (or to `MODELSLAB_BASE_URL`). Without a key this notebook starts the offline
+# stand-in (`modelslab_core.testing.StandIn`), a fake of the API that answers with canned text
+# and counts one token per word: the answers shown are the stand-in's, the arithmetic is real.
 
-Runs on ModelsLab when ``MODELSLAB_API_KEY`` is set (``MODELSLAB_BASE_URL`` and
-``MODELSLAB_MODEL`` optional), else on the offline stand-in (`modelslab_core.testing.StandIn`),
-whose token counts are honest (one token per word). Every step checks its outcome.
-"""
-
-from __future__ import annotations
-
-import asyncio
+# %%
 import os
-from collections.abc import Callable
-from contextlib import ExitStack
-from decimal import Decimal
 
-from langchain.agents import create_agent
-from langchain_core.messages import HumanMessage
-from langchain_core.tools import tool
-from llama_index.core.agent.workflow import FunctionAgent
-from llama_index.core.llms import ChatMessage
-
-from langchain_modelslab import (
-    BudgetExceededError,
-    ChatModelsLab,
-    get_modelslab_callback,
-    message_cost,
-)
-from llama_index_modelslab import ModelsLab, response_cost, track_costs
-from modelslab_core import resolve_model
-from modelslab_core.cost.pricing import cost_of
 from modelslab_core.testing import StandIn
-from modelslab_core.types import Usage
 
-MODEL = os.environ.get("MODELSLAB_MODEL") or "meta-llama-llama-3.2-3b-instruct"
+standin = None
+if not os.environ.get("MODELSLAB_API_KEY"):
+    standin = StandIn(api_key="demo-key").start()
+    os.environ["MODELSLAB_API_KEY"] = standin.api_key
+    os.environ["MODELSLAB_BASE_URL"] = standin.base_url
+    print("No MODELSLAB_API_KEY: requests go to the offline stand-in")
+
+MODEL = "meta-llama-llama-3.2-3b-instruct"
+
+# %% [markdown]
+# ## What the catalog knows
+#
+# `resolve_model` gives the model's facts (name, context window, price) and where each came
+# from; `ChatModelsLab.profile` is LangChain's view of the same facts.
+
+# %%
+from langchain_modelslab import ChatModelsLab
+from modelslab_core import resolve_model
+
+llm = ChatModelsLab(model=MODEL, max_tokens=64)
+facts = resolve_model(MODEL)
+print("LangChain profile:", llm.profile)
+print("Price:", facts.pricing)
+for fact, source in facts.sources.items():
+    print(f"  {fact}: {source}")
+
+# %% [markdown]
+# ## What one call cost
+#
+# The answer's token usage times the model's price, exactly (`Decimal`, no rounding):
+# `message_cost` reads it from the message.
+
+# %%
+from langchain_modelslab import message_cost
+
+message = llm.invoke("Say: the ferry leaves at nine.")
+usage, cost = message.usage_metadata, message_cost(message)
+print(f"Answer: {message.text!r}")
+print(f"Usage: {usage['input_tokens']} in, {usage['output_tokens']} out; cost {cost}")
+
+# %% [markdown]
+# ## A budget stops a LangChain agent
+#
+# Inside `get_modelslab_callback(budget=...)` (US dollars) what ModelsLab bills never exceeds
+# the budget: right before each request is sent, it reserves its worst case (its input, bounded
+# by the bytes sent, plus `max_tokens` of output, at the catalog price). A request whose worst
+# case no longer fits fails with `BudgetExceededError` and is never sent; when the answer's
+# usage arrives, the reservation settles to the exact cost.
+#
+# A budget of 0 refuses everything, and its error says what the request would have reserved
+# (`error.needed`). Here the budget is exactly the first turn's worst case: the agent's first
+# request runs, and its second (longer: it carries the tool's result) no longer fits.
+
+# %%
+from langchain.agents import create_agent
+from langchain_core.tools import tool
+
+from langchain_modelslab import BudgetExceededError, get_modelslab_callback
 
 
 @tool
@@ -42,110 +97,71 @@ def get_weather(city: str) -> str:
     return f"It is sunny and 21 degrees in {city}."
 
 
+agent = create_agent(llm, tools=[get_weather])
+question = {"messages": [{"role": "user", "content": "Use get_weather for Lisbon."}]}
+
+first_turn = None
+with get_modelslab_callback(budget=0):
+    try:
+        agent.invoke(question)
+    except BudgetExceededError as refused:
+        first_turn = refused.needed
+print(f"The first turn may cost up to ${first_turn}")
+
+agent_stop = None
+with get_modelslab_callback(budget=first_turn) as cb:
+    try:
+        agent.invoke(question)
+    except BudgetExceededError as error:
+        agent_stop = error
+        print("Agent stopped:", error)
+print(cb)
+
+# %% [markdown]
+# ## LlamaIndex: costs and budgets
+#
+# `ModelsLab` takes its context window from the catalog, each response carries its cost
+# (`response_cost`), and `track_costs(budget=...)` stops a `FunctionAgent` the same way.
+
+# %%
+from llama_index.core.agent.workflow import FunctionAgent
+from llama_index.core.llms import ChatMessage
+
+from llama_index_modelslab import ModelsLab, response_cost, track_costs
+
+
 def add(a: int, b: int) -> int:
     """Add two integers."""
     return a + b
 
 
-def where(stack: ExitStack) -> dict[str, str]:
-    """Base URL and key: the environment's, or a stand-in started for this run."""
-    if os.environ.get("MODELSLAB_API_KEY"):
-        return {
-            "base_url": os.environ.get("MODELSLAB_BASE_URL") or "https://modelslab.com/api/v7/llm",
-            "api_key": os.environ["MODELSLAB_API_KEY"],
-        }
-    server = stack.enter_context(StandIn(api_key="demo-key"))
-    return {"base_url": server.base_url, "api_key": server.api_key}
+li_llm = ModelsLab(model=MODEL, max_tokens=64)
+print("LlamaIndex context window:", li_llm.metadata.context_window)
+li_response = await li_llm.achat([ChatMessage(role="user", content="Say: the lighthouse is white.")])
+print("LlamaIndex response cost:", response_cost(li_response))
 
+li_agent = FunctionAgent(tools=[add], llm=li_llm)
+li_first_turn = None
+with track_costs(budget=0):
+    try:
+        await li_agent.run(user_msg="What is 2 plus 3? Use add.")
+    except BudgetExceededError as refused:
+        li_first_turn = refused.needed
 
-def profile_and_facts(llm: ChatModelsLab) -> None:
-    """1. What the catalog knows about the model, and where each fact came from."""
-    facts = resolve_model(MODEL)
-    assert facts is not None and facts.pricing is not None, f"{MODEL} is not in the catalog"
-    print("LangChain profile:", llm.profile)
-    print("Price:", facts.pricing)
-    for fact, source in facts.sources.items():
-        print(f"  {fact}: {source}")
-    assert llm.profile is not None and llm.profile["max_input_tokens"] == facts.context_window
+li_stop = None
+with track_costs(budget=li_first_turn) as costs:
+    try:
+        await li_agent.run(user_msg="What is 2 plus 3? Use add.")
+    except BudgetExceededError as error:
+        li_stop = error
+        print("FunctionAgent stopped:", error)
+print(costs)
 
+# %% [markdown]
+# ## Clean up
+#
+# Stop the stand-in if this notebook started it.
 
-def one_call(llm: ChatModelsLab) -> None:
-    """2. What one call cost: usage x price, exactly."""
-    message = llm.invoke("Say: the ferry leaves at nine.")
-    usage, cost = message.usage_metadata, message_cost(message)
-    assert usage is not None and cost is not None
-    print(f"Answer: {message.text!r}")
-    print(f"Usage: {usage['input_tokens']} in, {usage['output_tokens']} out; cost {cost}")
-    facts = resolve_model(MODEL)
-    assert facts is not None and facts.pricing is not None
-    tokens = Usage(input_tokens=usage["input_tokens"], output_tokens=usage["output_tokens"])
-    assert cost == cost_of(tokens, facts.pricing)
-
-
-def worst_case_of(run: Callable[[], object]) -> Decimal:
-    """What the first request of ``run`` may cost at most: a $0 budget refuses it unsent and
-    says how much it would have reserved (its input bound plus ``max_tokens`` of output)."""
-    with get_modelslab_callback(budget=0):
-        try:
-            run()
-        except BudgetExceededError as refused:
-            assert refused.needed is not None
-            return refused.needed
-    raise AssertionError("a $0 budget let a request through")
-
-
-def budget_stops_an_agent(llm: ChatModelsLab) -> None:
-    """3. A LangChain agent under a budget that holds its first turn's worst case only: the
-    first turn runs, the second (a longer request) no longer fits and is refused unsent."""
-    agent = create_agent(llm, tools=[get_weather])
-    ask = {"messages": [HumanMessage("Use get_weather for Lisbon.")]}
-    budget = worst_case_of(lambda: agent.invoke(ask))
-    print(f"First turn's worst case: ${budget}")
-    with get_modelslab_callback(budget=budget) as cb:
-        try:
-            agent.invoke(ask)
-        except BudgetExceededError as stop:
-            print("Agent stopped:", stop)
-        else:
-            raise AssertionError("the budget did not stop the agent")
-    print(cb)
-    assert cb.requests_sent == 1 and cb.requests_refused == 1
-
-
-async def llama_index_side(connection: dict[str, str]) -> None:
-    """4. LlamaIndex: context window from the catalog, a response's cost, a budgeted agent."""
-    llm = ModelsLab(
-        model=MODEL, max_tokens=64, api_key=connection["api_key"], api_base=connection["base_url"]
-    )
-    print("LlamaIndex context window:", llm.metadata.context_window)
-    response = await llm.achat([ChatMessage(role="user", content="Say: the lighthouse is white.")])
-    print("LlamaIndex response cost:", response_cost(response))
-    assert response_cost(response) is not None
-    agent = FunctionAgent(tools=[add], llm=llm)
-    with track_costs(budget=0):
-        try:
-            await agent.run(user_msg="What is 2 plus 3? Use add.")
-        except BudgetExceededError as refused:
-            first_turn = refused.needed
-    with track_costs(budget=first_turn) as costs:
-        try:
-            await agent.run(user_msg="What is 2 plus 3? Use add.")
-        except BudgetExceededError as stop:
-            print("FunctionAgent stopped:", stop)
-    print(costs)
-    assert costs.requests_refused == 1
-
-
-def main() -> None:
-    with ExitStack() as stack:
-        connection = where(stack)
-        llm = ChatModelsLab(model=MODEL, max_tokens=64, **connection)
-        profile_and_facts(llm)
-        one_call(llm)
-        budget_stops_an_agent(llm)
-        asyncio.run(llama_index_side(connection))
-    print("All steps passed.")
-
-
-if __name__ == "__main__":
-    main()
+# %%
+if standin is not None:
+    standin.stop()

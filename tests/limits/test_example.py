@@ -1,33 +1,39 @@
-"""The worked example in notebooks/ runs as users would run it: a process pool sharing one
-account limit through Redis, against the stand-in with ModelsLab's queue limit on."""
+"""The worked example ``notebooks/shared_limit_batch.ipynb`` runs as a reader with nothing
+configured runs it: it starts a throwaway redis-server and the stand-in (ModelsLab's queue
+limit on) itself, and a fork-based process pool of 4 workers (functions defined in the
+notebook, in ``__main__``) shares the one account limit through Redis."""
 
 from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "notebooks" / "shared_limit_batch.py"
+import httpx
+import pytest
+from _support.notebook_run import notebook
 
 
-def test_the_shared_limit_batch_example(redis_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELSLAB_")}
-    env["MODELSLAB_IN_FLIGHT_URL"] = redis_url  # the only setting the workers get
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--workers", "4", "--items", "80"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    out = done.stdout
-    assert "processes:  4" in out
-    assert "answers:    80 of 80" in out
-    assert "rejections: 0" in out
-    assert "server saw at most 5 in flight" in out
-    waited = re.search(r"waited:\s+(\d+) requests waited", out)
-    assert waited is not None and int(waited.group(1)) > 0  # the limit was actually hit
-    assert re.search(r"throughput: [\d.]+ requests/s", out)
+def test_the_shared_limit_batch_notebook() -> None:
+    unset = {
+        k: None for k in os.environ if k.startswith("MODELSLAB_") and k != "MODELSLAB_REDIS_SERVER"
+    }
+    with notebook("shared_limit_batch", unset) as nb:
+        nb.run_through("What happened")
+        assert nb.value("len(stats)") == 4, "every worker process took a batch"
+        assert nb.value("answers") == 80 and nb.value("failures") == []
+        assert nb.value("rejected") == 0 and nb.value("standin.rejected") == 0
+        assert nb.value("standin.max_in_flight_seen") == 5  # the limit was reached, never passed
+        assert nb.value("waited") > 0  # the limit was actually hit: requests waited for a slot
+        assert nb.value("len(standin.requests)") == 80
+        printed = nb.output("What happened")
+        assert "processes:  4\n" in printed and "answers:    80 of 80\n" in printed
+        assert "rejections: 0\n" in printed and "server saw at most 5 in flight" in printed
+        assert re.search(r"throughput: [\d.]+ requests/s", printed)
+        assert nb.value("os.environ['MODELSLAB_IN_FLIGHT_URL']") == nb.value("redis_server.url")
+
+        base_url = nb.value("standin.base_url")
+        nb.run_through(None)
+        assert nb.value("redis_server.running") is False
+        with pytest.raises(httpx.ConnectError):  # the clean-up cell stopped the stand-in
+            httpx.get(base_url + "/v1/models", timeout=5)
+        assert nb.errors() == []

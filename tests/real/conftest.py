@@ -22,7 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "llama_server.py"
-sys.path.insert(0, str(ROOT / "notebooks"))  # _local and local_embedding, as the notebooks use them
+sys.path.insert(0, str(ROOT / "notebooks"))  # _local (the request recorder) and local_embedding
 START_TIMEOUT = 300.0
 
 
