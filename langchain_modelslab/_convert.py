@@ -232,11 +232,10 @@ def _image_from_url(url: str, detail: Any, mime: Any = None) -> ImagePart:
 
 def usage_metadata(usage: Usage) -> UsageMetadata:
     """Core usage as LangChain ``UsageMetadata`` (cache reads and reasoning as details)."""
-    total = usage.total_tokens or usage.input_tokens + usage.output_tokens
     meta: dict[str, Any] = {
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
-        "total_tokens": total,
+        "total_tokens": usage.total,
     }
     if usage.cache_read_tokens is not None:
         meta["input_token_details"] = InputTokenDetails(cache_read=usage.cache_read_tokens)

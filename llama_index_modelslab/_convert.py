@@ -145,7 +145,7 @@ def usage_kwargs(usage: Usage | None) -> dict[str, int]:
     out = {
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
-        "total_tokens": usage.total_tokens or usage.input_tokens + usage.output_tokens,
+        "total_tokens": usage.total,
     }
     if usage.reasoning_tokens is not None:
         out["reasoning_tokens"] = usage.reasoning_tokens

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -26,6 +25,7 @@ from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 import modelslab_core as core
+from modelslab_core import env
 from modelslab_core.cost.pricing import ModelPricing
 from modelslab_core.normalize import DEFAULT_MODEL, build_request
 from modelslab_core.types import ChatRequest, Dialect, ModelInfo
@@ -64,12 +64,12 @@ def _http_client_field(what: str) -> Any:
 
 
 def _env_key() -> SecretStr | None:
-    value = os.environ.get("MODELSLAB_API_KEY")
+    value = env.read(env.API_KEY_ENV)
     return SecretStr(value) if value else None
 
 
 def _env_base() -> str:
-    return os.environ.get("MODELSLAB_BASE_URL") or core.DEFAULT_BASE_URL
+    return env.read(env.BASE_URL_ENV) or core.DEFAULT_BASE_URL
 
 
 class ModelsLab(StructuredOutputLLM):

@@ -20,7 +20,7 @@ from httpx._config import create_ssl_context
 
 from .config import ClientConfig
 from .cost.budget import AnswerHook, Charge
-from .cost.catalog import remember_listing, resolve_model
+from .cost.catalog import remember_listing
 from .cost.metering import metered, metered_async
 from .dialects import DialectCodec, codec_for
 from .transport.calls import (
@@ -124,13 +124,7 @@ class _ClientBase(Generic[_H]):
 
     def _charge(self, model: str) -> Charge:
         """A charge at ``model``'s catalog price."""
-        cfg = self.config
-        facts = resolve_model(
-            model,
-            base_url=cfg.base_url,
-            catalog_file=cfg.catalog_file,
-            pricing=cfg.pricing.get(model),
-        )
+        facts = self.config.model_facts(model)
         return Charge.open(model, None if facts is None else facts.pricing)
 
     def _answer_hook(self, codec: DialectCodec, charge: Charge) -> AnswerHook:

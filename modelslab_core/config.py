@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -17,7 +16,9 @@ from pydantic import (
 )
 
 from ._version import __version__
+from .cost.catalog import ModelFacts, resolve_model
 from .cost.pricing import ModelPricing
+from .env import API_KEY_ENV, BASE_URL_ENV, IN_FLIGHT_URL_ENV, read
 from .limits.base import LOCAL, InFlightLimiter
 from .limits.redis.scripts import REDIS_SCHEMES, redact_url
 from .types import Dialect, ModelField
@@ -25,8 +26,6 @@ from .types import Dialect, ModelField
 __all__ = ["DEFAULT_BASE_URL", "IN_FLIGHT_URL_ENV", "AuthMode", "ClientConfig", "RetryPolicy"]
 
 DEFAULT_BASE_URL = "https://modelslab.com/api/v7/llm"
-IN_FLIGHT_URL_ENV = "MODELSLAB_IN_FLIGHT_URL"
-"""Set to a Redis URL, every client in the process shares its account limit through it."""
 
 AuthMode = Literal["bearer", "body", "x-api-key"]
 """How the key is sent: ``Authorization: Bearer`` (default), ``"key"`` in the JSON body of
@@ -98,12 +97,12 @@ class ClientConfig(BaseModel):
     def _from_env(cls, data: Any) -> Any:
         if isinstance(data, dict):
             data = dict(data)
-            if data.get("api_key") is None and os.environ.get("MODELSLAB_API_KEY"):
-                data["api_key"] = os.environ["MODELSLAB_API_KEY"]
+            if data.get("api_key") is None and read(API_KEY_ENV):
+                data["api_key"] = read(API_KEY_ENV)
             if data.get("base_url") is None:
-                data["base_url"] = os.environ.get("MODELSLAB_BASE_URL") or DEFAULT_BASE_URL
-            if data.get("in_flight_backend") is None and os.environ.get(IN_FLIGHT_URL_ENV):
-                data["in_flight_backend"] = os.environ[IN_FLIGHT_URL_ENV]
+                data["base_url"] = read(BASE_URL_ENV) or DEFAULT_BASE_URL
+            if data.get("in_flight_backend") is None and read(IN_FLIGHT_URL_ENV):
+                data["in_flight_backend"] = read(IN_FLIGHT_URL_ENV)
         return data
 
     @field_validator("in_flight_backend")
@@ -157,6 +156,17 @@ class ClientConfig(BaseModel):
             policy["max_retries"] = max_retries
         return cls(retry=RetryPolicy(**policy), **fields)
 
+    def model_facts(self, model: str) -> ModelFacts | None:
+        """What the catalog layers this config points at know about ``model`` (its base URL's
+        last ``/v1/models`` answer, its catalog file, its prices): `resolve_model`, called
+        from here by the client and both adapters. A bad catalog file raises `CatalogError`."""
+        return resolve_model(
+            model,
+            base_url=self.base_url,
+            catalog_file=self.catalog_file,
+            pricing=self.pricing.get(model),
+        )
+
     @property
     def user_agent(self) -> str:
         """The User-Agent sent with every request."""
@@ -170,7 +180,7 @@ class ClientConfig(BaseModel):
         """The key's value, or a clear error naming where to set it (before any request)."""
         if self.api_key is None or not self.api_key.get_secret_value():
             raise ValueError(
-                "No ModelsLab API key: pass api_key=... or set the MODELSLAB_API_KEY "
+                f"No ModelsLab API key: pass api_key=... or set the {API_KEY_ENV} "
                 "environment variable."
             )
         return self.api_key.get_secret_value()

@@ -232,6 +232,12 @@ class Usage(_Model):
     cache_read_tokens: int | None = None
     reasoning_tokens: int | None = None
 
+    @property
+    def total(self) -> int:
+        """All tokens: the server's ``total_tokens``, else input plus output (a server that
+        reports no total, or a `Usage` built without one)."""
+        return self.total_tokens or self.input_tokens + self.output_tokens
+
 
 class ChatResult(_Model):
     """A complete answer. ``raw`` is the response JSON exactly as received."""

@@ -197,7 +197,7 @@ class SpendLedger:
                 return
             spend.input_tokens += usage.input_tokens
             spend.output_tokens += usage.output_tokens
-            spend.total_tokens += usage.total_tokens or usage.input_tokens + usage.output_tokens
+            spend.total_tokens += usage.total
             if cost is None:
                 spend.unpriced += 1
                 return
