@@ -199,12 +199,12 @@ class ModelsLab(StructuredOutputLLM):
 
     def client_config(self) -> core.ClientConfig:
         """The core `ClientConfig` these settings describe."""
-        options = dict(self.client_options)
         return core.ClientConfig.from_settings(
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            retry=options.pop("retry", None),
             **{
+                "model": self.model,
+                "pricing": self.pricing,
+                "timeout": self.timeout,
+                "max_retries": self.max_retries,
                 "api_key": self.api_key,
                 "base_url": self.api_base,
                 "auth": self.auth,
@@ -212,11 +212,10 @@ class ModelsLab(StructuredOutputLLM):
                 "dialect": self.dialect,
                 "max_in_flight": self.max_in_flight,
                 "in_flight_backend": self.in_flight_backend,
-                "default_headers": dict(self.default_headers),
+                "default_headers": self.default_headers,
                 "catalog_file": self.catalog_file,
-                "pricing": {self.model: self.pricing} if self.pricing else {},
-                **options,
-            },
+                **self.client_options,
+            }
         )
 
     def _pair(self) -> core.ClientPair:

@@ -23,7 +23,14 @@ from .limits.base import LOCAL, InFlightLimiter
 from .limits.redis.scripts import REDIS_SCHEMES, redact_url
 from .types import Dialect, ModelField
 
-__all__ = ["DEFAULT_BASE_URL", "IN_FLIGHT_URL_ENV", "AuthMode", "ClientConfig", "RetryPolicy"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_WHEN_NONE",
+    "IN_FLIGHT_URL_ENV",
+    "AuthMode",
+    "ClientConfig",
+    "RetryPolicy",
+]
 
 DEFAULT_BASE_URL = "https://modelslab.com/api/v7/llm"
 
@@ -44,6 +51,13 @@ class RetryPolicy(BaseModel):
     max_server_delay: float = Field(default=60.0, ge=0)
     """Cap on a server-requested delay (``retry_after``, ``Retry-After``, ``retry-after-ms``)."""
     jitter: float = Field(default=0.25, ge=0, le=1)
+
+
+DEFAULT_WHEN_NONE = frozenset(
+    {"stream_chunk_timeout", "in_flight_lease", "in_flight_wait_timeout", "catalog_file"}
+)
+"""`ClientConfig.from_settings` fields where an adapter's ``None`` means "the default" (in a
+`ClientConfig` itself, ``None`` means "no timeout"/"no deadline" for some of them)."""
 
 
 class ClientConfig(BaseModel):
@@ -138,23 +152,42 @@ class ClientConfig(BaseModel):
     def from_settings(
         cls,
         *,
+        model: str | None = None,
+        pricing: ModelPricing | Mapping[str, ModelPricing] | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
         retry: RetryPolicy | Mapping[str, Any] | None = None,
+        retry_initial_delay: float | None = None,
+        default_headers: Mapping[str, str] | None = None,
         **fields: Any,
     ) -> ClientConfig:
-        """The config for an adapter's settings; both adapters build theirs here.
+        """The config for an adapter's settings: the one path from settings to a config, so
+        a setting means the same in both adapters.
 
         ``timeout``: seconds to connect and to wait for each read (one number, as httpx
         means it); ``None`` keeps the defaults (10 s to connect, 120 s per read).
-        ``max_retries`` overrides ``retry``'s. Other ``fields`` are `ClientConfig` fields.
+        ``max_retries`` and ``retry_initial_delay`` override ``retry``'s. ``pricing``: the
+        prices of ``model`` (or a dict by model id). Other ``fields`` are `ClientConfig`
+        fields; for those in `DEFAULT_WHEN_NONE`, ``None`` means the default.
         """
+        fields = {k: v for k, v in fields.items() if v is not None or k not in DEFAULT_WHEN_NONE}
         if timeout is not None:
             fields = {"connect_timeout": timeout, "read_timeout": timeout, **fields}
         policy = dict(retry) if isinstance(retry, Mapping) else dict(retry or RetryPolicy())
         if max_retries is not None:
             policy["max_retries"] = max_retries
-        return cls(retry=RetryPolicy(**policy), **fields)
+        if retry_initial_delay is not None:
+            policy["initial_delay"] = retry_initial_delay
+        if isinstance(pricing, ModelPricing):
+            if model is None:
+                raise ValueError("pricing= needs the model it prices")
+            pricing = {model: pricing}
+        return cls(
+            retry=RetryPolicy(**policy),
+            pricing=dict(pricing or {}),
+            default_headers=dict(default_headers or {}),
+            **fields,
+        )
 
     def model_facts(self, model: str) -> ModelFacts | None:
         """What the catalog layers this config points at know about ``model`` (its base URL's

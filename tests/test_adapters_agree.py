@@ -123,3 +123,26 @@ def test_one_meaning_of_timeout() -> None:
     assert (lc.connect_timeout, lc.read_timeout) == (li.connect_timeout, li.read_timeout) == (7, 7)
     defaults = ChatModelsLab(api_key="k")._client_config(), ModelsLab(api_key="k").client_config()
     assert {(c.connect_timeout, c.read_timeout) for c in defaults} == {(10.0, 120.0)}
+
+
+def test_one_path_from_settings_to_config(tmp_path: Any) -> None:
+    """The same settings give the same `ClientConfig` (``ClientConfig.from_settings``)."""
+    from modelslab_core import ModelPricing
+
+    price = ModelPricing.per_million("0.05", "0.3")
+    common: dict[str, Any] = {
+        "api_key": "k",
+        "model": MODEL,
+        "timeout": 7,
+        "max_retries": 4,
+        "max_in_flight": 3,
+        "pricing": price,
+        "catalog_file": str(tmp_path / "catalog.json"),
+        "default_headers": {"X-Team": "a"},
+        "dialect": "anthropic",
+    }
+    lc = ChatModelsLab(base_url="http://127.0.0.1:1/v1", **common)._client_config()
+    li = ModelsLab(api_base="http://127.0.0.1:1/v1", **common).client_config()
+    assert lc == li
+    assert lc.pricing == {MODEL: price} and lc.retry.max_retries == 4
+    assert lc.base_url == "http://127.0.0.1:1" and lc.default_headers == {"X-Team": "a"}
