@@ -37,8 +37,9 @@ __all__ = ["encode_message", "encode_messages", "encode_request"]
 
 
 def _image_url(part: ImagePart) -> dict[str, Any]:
-    """An ``image_url`` content part (URL as given, or base64 data as a ``data:`` URI)."""
-    url = part.url or f"data:{part.mime_type or 'image/png'};base64,{part.data or ''}"
+    """An ``image_url`` content part (URL as given, or base64 data as a ``data:`` URI; the
+    MIME type is settled by `ImagePart`)."""
+    url = part.url or f"data:{part.mime_type};base64,{part.data or ''}"
     image: dict[str, Any] = {"url": url}
     if part.detail:
         image["detail"] = part.detail
