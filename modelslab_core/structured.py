@@ -36,11 +36,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from .dialects.openai_encode import encode_response_format, encode_tool
 from .exceptions import StructuredOutputError
 from .normalize import tool_spec
 from .partial_json import parse_partial_json
 from .tool_calls import lenient_tool_arguments, parse_tool_arguments
-from .types import ChatResult, Dialect, ToolSpec
+from .types import ChatResult, Dialect, JsonSchemaFormat, ToolSpec
 
 __all__ = [
     "STRUCTURED_MODES",
@@ -163,29 +164,21 @@ def plan(
     if mode == "json_schema":
         return StructuredPlan(mode, spec.name, {"response_format": _json_schema_format(spec)})
     forced = {
-        "tools": [_openai_tool(spec)],
+        "tools": [encode_tool(spec)],
         "tool_choice": "required",
         "parallel_tool_calls": False,
     }
     return StructuredPlan("function_calling", spec.name, forced)
 
 
-def _openai_tool(spec: ToolSpec) -> dict[str, Any]:
-    function: dict[str, Any] = {"name": spec.name, "parameters": spec.parameters}
-    if spec.description:
-        function["description"] = spec.description
-    if spec.strict is not None:
-        function["strict"] = spec.strict
-    return {"type": "function", "function": function}
-
-
-def _json_schema_format(spec: ToolSpec) -> dict[str, Any]:
-    fmt: dict[str, Any] = {"name": spec.name, "schema": spec.parameters}
-    if spec.description:
-        fmt["description"] = spec.description
-    if spec.strict is not None:
-        fmt["strict"] = spec.strict
-    return {"type": "json_schema", "json_schema": fmt}
+def _json_schema_format(spec: ToolSpec) -> dict[str, Any] | None:
+    fmt = JsonSchemaFormat(
+        name=spec.name,
+        schema_=spec.parameters,
+        description=spec.description or None,
+        strict=spec.strict,
+    )
+    return encode_response_format(fmt)
 
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_-]*)[ \t]*\r?\n?(.*?)```", re.DOTALL)
