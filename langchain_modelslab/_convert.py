@@ -207,9 +207,7 @@ def _image(block: Mapping[str, Any]) -> ImagePart:
     if data is None and block.get("source_type") == "base64":
         data = block.get("data")
     if data:
-        if not mime:
-            raise ValueError("A base64 image block needs 'mime_type' (e.g. 'image/png').")
-        return ImagePart(data=str(data), mime_type=str(mime))
+        return ImagePart(data=str(data), mime_type=str(mime) if mime else None)
     url = block.get("url")
     if isinstance(url, str) and url:
         return _image_from_url(url, None, mime)
@@ -217,13 +215,8 @@ def _image(block: Mapping[str, Any]) -> ImagePart:
 
 
 def _image_from_url(url: str, detail: Any, mime: Any = None) -> ImagePart:
-    """An image URL; ``data:`` URLs are split into base64 data and MIME type."""
+    """An image URL (`ImagePart` splits a ``data:`` URL into base64 data and MIME type)."""
     det = detail if detail in ("auto", "low", "high") else None
-    if url.startswith("data:"):
-        header, _, data = url.partition(",")
-        if ";base64" not in header or not data:
-            raise ValueError("Only base64 data: URLs are supported for images.")
-        return ImagePart(data=data, mime_type=header[5:].split(";")[0] or mime, detail=det)
     return ImagePart(url=url, mime_type=mime if isinstance(mime, str) else None, detail=det)
 
 
@@ -232,11 +225,10 @@ def _image_from_url(url: str, detail: Any, mime: Any = None) -> ImagePart:
 
 def usage_metadata(usage: Usage) -> UsageMetadata:
     """Core usage as LangChain ``UsageMetadata`` (cache reads and reasoning as details)."""
-    total = usage.total_tokens or usage.input_tokens + usage.output_tokens
     meta: dict[str, Any] = {
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
-        "total_tokens": total,
+        "total_tokens": usage.total,
     }
     if usage.cache_read_tokens is not None:
         meta["input_token_details"] = InputTokenDetails(cache_read=usage.cache_read_tokens)

@@ -2,13 +2,15 @@
 
 ``except modelslab_core.RateLimitError`` and ``except langchain_core.exceptions.ModelRateLimitError``
 both catch a rate limit, so LangChain's own fallbacks (``with_fallbacks``) and retries work.
-`to_langchain_error` is the one table from core class to LangChain-facing class.
+Each twin is made from its core class by one line below (its docstring is the core's);
+`to_langchain_error` maps a core error to its twin.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from langchain_core.exceptions import (
     ContextOverflowError,
@@ -53,124 +55,48 @@ __all__ = [
 ]
 
 
-class ModelsLabStatusError(core.APIStatusError, ModelError):
-    """An error status or error envelope with no more specific class."""
+_E = TypeVar("_E", bound=core.APIError)
+_TABLE: dict[type[core.APIError], type[core.APIError]] = {}
+"""Core error class -> LangChain-facing class (filled by `_twin`, one line per core class)."""
 
 
-class ModelsLabBadRequestError(core.BadRequestError, ModelInvalidRequestError):
-    """400/422: the request was rejected as invalid."""
+def _twin(error: type[_E], base: type[Exception]) -> type[_E]:
+    """The class that is both the core's ``error`` and langchain-core's ``base`` (the core's
+    docstring, this module's name), entered in `_TABLE`."""
+    twin = type(error.__name__, (error, base), {"__doc__": error.__doc__, "__module__": __name__})
+    _TABLE[error] = twin
+    return twin
 
 
-class ModelsLabContextOverflowError(core.ContextWindowExceededError, ContextOverflowError):
-    """The prompt does not fit the model's context window."""
+# The one table: each core error (`modelslab_core.exceptions`) and the langchain-core error
+# its twin also is. tests/langchain/test_errors.py requires a line for every core API error.
+ModelsLabAPIError = _twin(core.APIError, ModelError)
+ModelsLabStatusError = _twin(core.APIStatusError, ModelError)
+ModelsLabBadRequestError = _twin(core.BadRequestError, ModelInvalidRequestError)
+ModelsLabContextOverflowError = _twin(core.ContextWindowExceededError, ContextOverflowError)
+ModelsLabAuthenticationError = _twin(core.AuthenticationError, ModelAuthenticationError)
+ModelsLabInsufficientCreditsError = _twin(core.InsufficientCreditsError, ModelError)
+ModelsLabPermissionDeniedError = _twin(core.PermissionDeniedError, ModelPermissionDeniedError)
+ModelsLabNotFoundError = _twin(core.NotFoundError, ModelNotFoundError)
+ModelsLabConflictError = _twin(core.ConflictError, ModelError)
+ModelsLabRequestTooLargeError = _twin(core.RequestTooLargeError, ModelInvalidRequestError)
+ModelsLabRateLimitError = _twin(core.RateLimitError, ModelRateLimitError)
+ModelsLabInternalServerError = _twin(core.InternalServerError, ModelAPIError)
+ModelsLabServiceUnavailableError = _twin(core.ServiceUnavailableError, ModelAPIError)
+ModelsLabOverloadedError = _twin(core.OverloadedError, ModelAPIError)
+ModelsLabConnectionError = _twin(core.APIConnectionError, ModelConnectionError)
+ModelsLabTimeoutError = _twin(core.APITimeoutError, ModelTimeoutError)
+ModelsLabStreamTimeoutError = _twin(core.StreamTimeoutError, ModelTimeoutError)
+ModelsLabQueueFullError = _twin(core.QueueFullError, ModelTimeoutError)
+ModelsLabLimiterUnavailableError = _twin(core.LimiterUnavailableError, ModelConnectionError)
+ModelsLabBudgetUnavailableError = _twin(core.BudgetUnavailableError, ModelConnectionError)
+ModelsLabStreamInterruptedError = _twin(core.StreamInterruptedError, ModelConnectionError)
+ModelsLabResponseValidationError = _twin(core.APIResponseValidationError, ModelAPIError)
+ModelsLabProcessingError = _twin(core.ProcessingResponseError, ModelError)
 
-
-class ModelsLabAuthenticationError(core.AuthenticationError, ModelAuthenticationError):
-    """401: missing or invalid API key."""
-
-
-class ModelsLabInsufficientCreditsError(core.InsufficientCreditsError, ModelError):
-    """402: the account has no credits left."""
-
-
-class ModelsLabPermissionDeniedError(core.PermissionDeniedError, ModelPermissionDeniedError):
-    """403: the key's plan does not allow this."""
-
-
-class ModelsLabNotFoundError(core.NotFoundError, ModelNotFoundError):
-    """404: unknown model or path."""
-
-
-class ModelsLabConflictError(core.ConflictError, ModelError):
-    """409: conflict."""
-
-
-class ModelsLabRequestTooLargeError(core.RequestTooLargeError, ModelInvalidRequestError):
-    """413: the request body is too large."""
-
-
-class ModelsLabRateLimitError(core.RateLimitError, ModelRateLimitError):
-    """429 or a rate-limit envelope; ``retry_after`` is the server's delay."""
-
-
-class ModelsLabInternalServerError(core.InternalServerError, ModelAPIError):
-    """5xx: the server or an upstream provider failed."""
-
-
-class ModelsLabServiceUnavailableError(core.ServiceUnavailableError, ModelAPIError):
-    """502/503/504: the service or its upstream is unavailable."""
-
-
-class ModelsLabOverloadedError(core.OverloadedError, ModelAPIError):
-    """529: the upstream provider is overloaded."""
-
-
-class ModelsLabConnectionError(core.APIConnectionError, ModelConnectionError):
-    """The connection failed or broke before a complete answer arrived."""
-
-
-class ModelsLabTimeoutError(core.APITimeoutError, ModelTimeoutError):
-    """A connect, read or total timeout expired."""
-
-
-class ModelsLabStreamTimeoutError(core.StreamTimeoutError, ModelTimeoutError):
-    """A stream sent nothing for longer than the per-chunk timeout."""
-
-
-class ModelsLabQueueFullError(core.QueueFullError, ModelTimeoutError):
-    """The account's in-flight queue stayed full past the wait deadline."""
-
-
-class ModelsLabLimiterUnavailableError(core.LimiterUnavailableError, ModelConnectionError):
-    """The shared in-flight limit's Redis could not be reached."""
-
-
-class ModelsLabBudgetUnavailableError(core.BudgetUnavailableError, ModelConnectionError):
-    """A shared budget's Redis could not be reached (the request was not sent)."""
-
-
-class ModelsLabStreamInterruptedError(core.StreamInterruptedError, ModelConnectionError):
-    """The stream ended before its terminator."""
-
-
-class ModelsLabResponseValidationError(core.APIResponseValidationError, ModelAPIError):
-    """The server answered with something the contract does not allow."""
-
-
-class ModelsLabProcessingError(core.ProcessingResponseError, ModelError):
-    """ModelsLab queued the request instead of answering it."""
-
-
-class ModelsLabAPIError(core.APIError, ModelError):
-    """Any other API error."""
-
-
-_TABLE: dict[type[core.APIError], type[core.APIError]] = {
-    core.APIError: ModelsLabAPIError,
-    core.APIStatusError: ModelsLabStatusError,
-    core.BadRequestError: ModelsLabBadRequestError,
-    core.ContextWindowExceededError: ModelsLabContextOverflowError,
-    core.AuthenticationError: ModelsLabAuthenticationError,
-    core.InsufficientCreditsError: ModelsLabInsufficientCreditsError,
-    core.PermissionDeniedError: ModelsLabPermissionDeniedError,
-    core.NotFoundError: ModelsLabNotFoundError,
-    core.ConflictError: ModelsLabConflictError,
-    core.RequestTooLargeError: ModelsLabRequestTooLargeError,
-    core.RateLimitError: ModelsLabRateLimitError,
-    core.InternalServerError: ModelsLabInternalServerError,
-    core.ServiceUnavailableError: ModelsLabServiceUnavailableError,
-    core.OverloadedError: ModelsLabOverloadedError,
-    core.APIConnectionError: ModelsLabConnectionError,
-    core.APITimeoutError: ModelsLabTimeoutError,
-    core.StreamTimeoutError: ModelsLabStreamTimeoutError,
-    core.QueueFullError: ModelsLabQueueFullError,
-    core.LimiterUnavailableError: ModelsLabLimiterUnavailableError,
-    core.BudgetUnavailableError: ModelsLabBudgetUnavailableError,
-    core.StreamInterruptedError: ModelsLabStreamInterruptedError,
-    core.APIResponseValidationError: ModelsLabResponseValidationError,
-    core.ProcessingResponseError: ModelsLabProcessingError,
-}
-"""Core error class -> LangChain-facing class (the one table)."""
+for _name, _value in list(globals().items()):  # each twin is named as this module exports it
+    if _name.startswith("ModelsLab") and _value in _TABLE.values():
+        _value.__name__ = _value.__qualname__ = _name
 
 _LANGCHAIN_CLASSES = frozenset(_TABLE.values())
 

@@ -22,7 +22,7 @@ from langchain_core.language_models import BaseChatModel, ModelProfile
 from langchain_core.messages import BaseMessage
 
 from modelslab_core import ClientConfig
-from modelslab_core.cost.catalog import ModelFacts, resolve_model
+from modelslab_core.cost.catalog import ModelFacts
 from modelslab_core.cost.pricing import Cost
 
 __all__ = ["message_cost", "profile_from_facts", "profile_refresh", "resolve_profile"]
@@ -53,12 +53,7 @@ def resolve_profile(model: str, config: ClientConfig) -> ModelProfile | None:
     the ``anthropic`` dialect sends a schema as a forced tool call instead, which is what
     ``create_agent``'s tool strategy does, not the text answer its native strategy parses, so
     on that dialect the profile leaves it out."""
-    facts = resolve_model(
-        model,
-        base_url=config.base_url,
-        catalog_file=config.catalog_file,
-        pricing=config.pricing.get(model),
-    )
+    facts = config.model_facts(model)
     if facts is not None and config.dialect == "anthropic":
         facts = facts.model_copy(update={"structured_output": None})
     return profile_from_facts(facts)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelslab_core.env import API_KEY_ENV, IN_FLIGHT_URL_ENV
+
 
 class Serialization:
     """LangChain's serialization hooks and pickling for `ChatModelsLab` (listed before
@@ -14,7 +16,7 @@ class Serialization:
 
     @property
     def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "MODELSLAB_API_KEY", "in_flight_backend": "MODELSLAB_IN_FLIGHT_URL"}
+        return {"api_key": API_KEY_ENV, "in_flight_backend": IN_FLIGHT_URL_ENV}
 
     @property
     def lc_attributes(self) -> dict[str, Any]:

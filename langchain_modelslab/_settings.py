@@ -81,31 +81,7 @@ def config_key(model: ChatModelsLab) -> tuple[Any, ...]:
 
 def make_config(model: ChatModelsLab) -> ClientConfig:
     """The core `ClientConfig` for a model's settings (``timeout`` as the core defines it)."""
-    retry = (
-        {} if model.retry_initial_delay is None else {"initial_delay": model.retry_initial_delay}
-    )
-    fields: dict[str, Any] = {
-        name: getattr(model, name)
-        for name in ("stream_chunk_timeout", "in_flight_lease", "in_flight_wait_timeout")
-        if getattr(model, name) is not None
-    }
-    return ClientConfig.from_settings(
-        timeout=model.timeout,
-        max_retries=model.max_retries,
-        retry=retry,
-        api_key=model.api_key,
-        base_url=model.base_url,
-        auth=model.auth,
-        model_field=model.model_field,
-        dialect=model.dialect,
-        max_in_flight=model.max_in_flight,
-        in_flight_backend=model.in_flight_backend,
-        in_flight_fallback=model.in_flight_fallback,
-        default_headers=dict(model.default_headers or {}),
-        catalog_file=model.catalog_file,
-        pricing={model.model: model.pricing} if model.pricing else {},
-        **fields,
-    )
+    return ClientConfig.from_settings(**{name: getattr(model, name) for name in CONFIG_FIELDS})
 
 
 def ls_params(

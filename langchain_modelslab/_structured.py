@@ -1,22 +1,32 @@
 """``with_structured_output`` on langchain-core's own parsers and include-raw pattern.
 
-- ``function_calling`` (and ``json_schema`` on the Anthropic dialect, which renders it as a
-  forced tool): the forced tool call is the answer. An answer without it (a server that
-  ignores ``tool_choice`` and replies in text) is an ``OutputParserException`` saying so,
-  never ``None``; with ``include_raw=True`` it lands in ``parsing_error``.
-- ``json_mode``: ``response_format: json_object``; with ``schema=None`` the answer is a dict
-  (as ``ChatOpenAI`` gives).
-- ``json_schema``: ``response_format: json_schema``, the answer is the JSON text.
+What each method sends, where the answer arrives and how a complete answer is read is the
+core's decision (`modelslab_core.structured.plan`): ``function_calling`` forces the schema's
+tool (``tool_choice="required"``, parallel calls off), ``json_schema`` is a response format
+(on the Anthropic dialect a forced tool call), ``json_mode`` a ``json_object`` format with
+the schema in a system instruction (``schema=None``: any dict, as ``ChatOpenAI`` gives).
+Here the schema is converted by langchain-core (``convert_to_openai_tool``), the plan's
+options are bound, and langchain-core's parsers stream partial objects and validate. A
+complete answer not in the schema (no forced call, arguments or text not JSON) is the core's
+`StructuredOutputError`, raised as the ``OutputParserException`` langchain-core expects
+(with ``include_raw=True`` it lands in ``parsing_error``), never ``None``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.exceptions import OutputParserException
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    convert_to_messages,
+)
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
     JsonOutputKeyToolsParser,
@@ -25,118 +35,125 @@ from langchain_core.output_parsers.openai_tools import (
 )
 from langchain_core.output_parsers.transform import BaseCumulativeTransformOutputParser
 from langchain_core.outputs import ChatGeneration, Generation
-from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.prompt_values import PromptValue
+from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, RunnablePassthrough
 from langchain_core.utils.pydantic import is_basemodel_subclass
+from pydantic import ConfigDict
+
+from modelslab_core.structured import StructuredOutputError, StructuredPlan, plan
+from modelslab_core.types import Dialect
 
 from ._tools import StructuredMethod, to_openai_tool
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel, LanguageModelInput
 
-__all__ = ["ForcedToolParser", "StructuredMethod", "structured_output"]
+__all__ = ["AnswerParser", "StructuredMethod", "structured_output"]
 
 
-class ForcedToolParser(BaseCumulativeTransformOutputParser[Any]):
-    """The arguments of the forced tool call ``tool`` (parsed by ``inner``).
+def read_answer(chosen: StructuredPlan, dialect: Dialect, result: list[Generation]) -> Any:
+    """The core's exact reading of a complete answer; its `StructuredOutputError` raised as
+    langchain-core's ``OutputParserException`` (the core error chained)."""
+    message = result[0].message if isinstance(result[0], ChatGeneration) else None
+    text = result[0].text
+    calls: list[tuple[str, Any]] = []
+    if isinstance(message, AIMessage):
+        calls = [(c["name"], c["args"]) for c in message.tool_calls]
+        calls += [(c["name"] or "", c["args"]) for c in message.invalid_tool_calls]
+    try:
+        return chosen.read(dialect, text, calls)
+    except StructuredOutputError as error:
+        raise OutputParserException(error.message, llm_output=text or None) from error
 
-    langchain-core's tool parsers return ``None`` when the message has no such call; here a
-    complete answer (or a finished stream) without it raises ``OutputParserException``.
+
+class AnswerParser(BaseCumulativeTransformOutputParser[Any]):
+    """The structured answer, where the plan says it arrives (a forced tool call or the text).
+
+    Partial objects while streaming come from langchain-core's ``inner`` parser. A complete
+    answer is read by the core first (exact: no forced call, arguments or text that are not
+    JSON raise ``OutputParserException``, where langchain-core's parsers would return
+    ``None`` or complete a cut object), then validated by ``inner``. A stream that ends
+    without any object raises too.
     """
 
-    inner: JsonOutputToolsParser
-    tool: str
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    inner: JsonOutputToolsParser | JsonOutputParser
+    chosen: StructuredPlan
+    dialect: Dialect
 
     def parse_result(self, result: list[Generation], *, partial: bool = False) -> Any:
-        """The parsed call; ``OutputParserException`` if a complete answer has none."""
-        parsed = self.inner.parse_result(result, partial=partial)
-        if parsed is None and not partial:
-            raise self._no_call(result)
-        return parsed
+        """Partial: ``inner``'s lenient reading; complete: the core's, validated by ``inner``."""
+        parsed = self.inner.parse_result(result, partial=True)  # also its refusal check
+        if partial:
+            return parsed
+        data = read_answer(self.chosen, self.dialect, result)
+        if isinstance(self.inner, JsonOutputToolsParser):
+            return self.inner.parse_result(result)
+        return self.inner.parse_result([Generation(text=json.dumps(data))])
 
     def parse(self, text: str) -> Any:
-        """Tool calls live in messages, not in text (as langchain-core's tool parsers)."""
+        """Answers are read from whole generations (``parse_result``), as tool parsers do."""
         raise NotImplementedError
 
-    def _no_call(self, result: list[Generation] | None = None) -> OutputParserException:
-        message = result[0].message if result and isinstance(result[0], ChatGeneration) else None
-        said = message.text if isinstance(message, BaseMessage) else ""
-        answer = f"it answered in text: {said[:200]!r}" if said else "it produced no call"
-        return OutputParserException(
-            f"The model did not call the tool {self.tool!r} that structured output asked for "
-            f"(tool_choice forced it; {answer}).",
-            llm_output=said or None,
+    def _nothing(self) -> OutputParserException:
+        tool = self.chosen.answer_tool(self.dialect)
+        error = (
+            StructuredOutputError.no_call("", tool)
+            if tool is not None
+            else StructuredOutputError("The streamed answer holds no JSON object")
         )
+        exception = OutputParserException(error.message)
+        exception.__cause__ = error
+        return exception
 
     def _transform(self, input: Iterator[str | BaseMessage]) -> Iterator[Any]:
         last = None
         for last in super()._transform(input):
             yield last
         if last is None:
-            raise self._no_call()
+            raise self._nothing()
 
     async def _atransform(self, input: AsyncIterator[str | BaseMessage]) -> AsyncIterator[Any]:
         last = None
         async for last in super()._atransform(input):
             yield last
         if last is None:
-            raise self._no_call()
+            raise self._nothing()
 
 
 def _is_pydantic(schema: Any) -> bool:
     return isinstance(schema, type) and is_basemodel_subclass(schema)
 
 
-def _response_format(schema: Any, strict: bool | None) -> dict[str, Any]:
-    """An OpenAI ``json_schema`` response format for ``schema`` (any form langchain takes)."""
-    function = to_openai_tool(schema, strict=strict)["function"]
-    spec: dict[str, Any] = {"name": function["name"], "schema": function["parameters"]}
-    if function.get("description"):
-        spec["description"] = function["description"]
-    if strict is not None:
-        spec["strict"] = strict
-    return {"type": "json_schema", "json_schema": spec}
+def _parser(schema: Any, chosen: StructuredPlan, dialect: Dialect) -> Runnable[Any, Any]:
+    """The parser of ``chosen``'s answer on ``dialect`` (streams partial objects)."""
+    name = chosen.answer_tool(dialect)
+    inner: JsonOutputToolsParser | JsonOutputParser
+    if name is not None and _is_pydantic(schema):
+        inner = PydanticToolsParser(tools=[schema], first_tool_only=True)
+    elif name is not None:
+        inner = JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+    elif _is_pydantic(schema):
+        inner = PydanticOutputParser(pydantic_object=schema)
+    else:
+        inner = JsonOutputParser()
+    return AnswerParser(inner=inner, chosen=chosen, dialect=dialect)
 
 
-def _bound_model(
-    model: BaseChatModel, schema: Any, method: StructuredMethod, strict: bool | None
-) -> Runnable[LanguageModelInput, Any]:
-    """The model bound to produce output for ``schema`` by ``method``."""
-    trace = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
-    if method == "function_calling":
-        name = to_openai_tool(schema)["function"]["name"]
-        return model.bind_tools(
-            [schema], tool_choice=name, strict=strict, ls_structured_output_format=trace
-        )
-    if method == "json_mode":
-        return model.bind(
-            response_format={"type": "json_object"}, ls_structured_output_format=trace
-        )
-    if method == "json_schema":
-        return model.bind(
-            response_format=_response_format(schema, strict), ls_structured_output_format=trace
-        )
-    raise ValueError(
-        f"Unknown structured output method {method!r}; use 'function_calling', "
-        "'json_mode' or 'json_schema'."
-    )
+def _instructed(instruction: str) -> Runnable[Any, list[BaseMessage]]:
+    """The model input with ``instruction`` as a leading system turn (JSON mode's schema)."""
 
-
-def _parser(schema: Any, method: StructuredMethod, tool_answers: bool) -> Runnable[Any, Any]:
-    """The parser for ``method`` (streams partial objects).
-
-    ``tool_answers``: the dialect renders ``json_schema`` as a forced tool call (Anthropic).
-    """
-    if method == "function_calling" or (method == "json_schema" and tool_answers):
-        name = to_openai_tool(schema)["function"]["name"]
-        inner: JsonOutputToolsParser
-        if _is_pydantic(schema):
-            inner = PydanticToolsParser(tools=[schema], first_tool_only=True)
+    def prepend(value: Any) -> list[BaseMessage]:
+        if isinstance(value, PromptValue):
+            messages = value.to_messages()
+        elif isinstance(value, str):
+            messages = [HumanMessage(value)]
         else:
-            inner = JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
-        return ForcedToolParser(inner=inner, tool=name)
-    if _is_pydantic(schema):
-        return PydanticOutputParser(pydantic_object=schema)
-    return JsonOutputParser()
+            messages = convert_to_messages(value)
+        return [SystemMessage(instruction), *messages]
+
+    return RunnableLambda(prepend, name="structured_output_instruction")
 
 
 def structured_output(
@@ -151,16 +168,16 @@ def structured_output(
     ``raw``/``parsed``/``parsing_error`` (parse errors are reported, not raised).
 
     ``schema=None`` is allowed with ``method="json_mode"``: the answer is a dict."""
-    if schema is None and method != "json_mode":
-        raise ValueError(
-            "with_structured_output needs a schema (or method='json_mode', which returns dicts)."
-        )
-    if method == "json_mode" and strict:
-        raise ValueError("strict is not supported with method='json_mode'.")
-    if method == "json_mode" and _is_pydantic(schema):
-        to_openai_tool(schema)  # a schema that is not JSON-describable fails here, not per call
-    llm = _bound_model(model, schema, method, strict)
-    parser = _parser(schema, method, tool_answers=getattr(model, "dialect", None) == "anthropic")
+    tool = None
+    if schema is not None:
+        tool = to_openai_tool(schema, strict=None if method == "json_mode" else strict)
+    chosen = plan(method, tool, strict=strict)
+    dialect: Dialect = getattr(model, "dialect", "openai")
+    trace = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
+    llm: Runnable[Any, Any] = model.bind(**chosen.options, ls_structured_output_format=trace)
+    if chosen.instruction is not None:
+        llm = _instructed(chosen.instruction) | llm
+    parser = _parser(schema, chosen, dialect)
     if not include_raw:
         return llm | parser
     parser_assign = RunnablePassthrough.assign(

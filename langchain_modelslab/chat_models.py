@@ -34,6 +34,7 @@ from modelslab_core import (
     ModelField,
 )
 from modelslab_core.cost.pricing import ModelPricing
+from modelslab_core.env import API_KEY_ENV, BASE_URL_ENV, CATALOG_ENV
 from modelslab_core.normalize import DEFAULT_MODEL, build_request
 from modelslab_core.types import SAMPLING_FIELDS, ChatRequest, Dialect, ModelInfo, SamplingParams
 
@@ -60,11 +61,9 @@ class ChatModelsLab(Serialization, BaseChatModel, SamplingParams):
 
     model: str = Field(default=DEFAULT_MODEL, alias="model_name")
     """Model id, e.g. ``meta-llama-llama-3.2-3b-instruct`` (sent as ``model``/``model_id``)."""
-    api_key: SecretStr | None = Field(
-        default_factory=secret_from_env("MODELSLAB_API_KEY", default=None)
-    )
+    api_key: SecretStr | None = Field(default_factory=secret_from_env(API_KEY_ENV, default=None))
     """ModelsLab API key; read from ``MODELSLAB_API_KEY`` when not given."""
-    base_url: str = Field(default_factory=from_env("MODELSLAB_BASE_URL", default=DEFAULT_BASE_URL))
+    base_url: str = Field(default_factory=from_env(BASE_URL_ENV, default=DEFAULT_BASE_URL))
     """API base URL; read from ``MODELSLAB_BASE_URL`` when not given."""
     dialect: Dialect = "openai"
     """Wire dialect: ``"openai"`` (``/chat/completions``) or ``"anthropic"`` (``/v1/messages``)."""
@@ -118,9 +117,7 @@ class ChatModelsLab(Serialization, BaseChatModel, SamplingParams):
     pricing: ModelPricing | None = None
     """Prices of ``model`` (e.g. ``ModelPricing.per_million("0.051", "0.34")``); they win over
     the model catalog (`modelslab_core.cost.catalog`) for costs and budgets."""
-    catalog_file: str | None = Field(
-        default_factory=from_env("MODELSLAB_MODEL_CATALOG", default=None)
-    )
+    catalog_file: str | None = Field(default_factory=from_env(CATALOG_ENV, default=None))
     """A model catalog file of your own; read from ``MODELSLAB_MODEL_CATALOG`` when not given."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=False)

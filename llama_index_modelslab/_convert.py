@@ -57,7 +57,7 @@ def _image_part(block: ImageBlock) -> ImagePart:
     if block.url is not None and block.image is None and block.path is None:
         return ImagePart(url=str(block.url), mime_type=block.image_mimetype, detail=detail)
     data = block.resolve_image(as_base64=True).read().decode("ascii")
-    return ImagePart(data=data, mime_type=block.image_mimetype or "image/png", detail=detail)
+    return ImagePart(data=data, mime_type=block.image_mimetype, detail=detail)
 
 
 def _tool_call_from_block(block: ToolCallBlock, fallback_id: str) -> ToolCall:
@@ -145,7 +145,7 @@ def usage_kwargs(usage: Usage | None) -> dict[str, int]:
     out = {
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
-        "total_tokens": usage.total_tokens or usage.input_tokens + usage.output_tokens,
+        "total_tokens": usage.total,
     }
     if usage.reasoning_tokens is not None:
         out["reasoning_tokens"] = usage.reasoning_tokens

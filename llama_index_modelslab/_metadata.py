@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from llama_index.core.base.llms.types import LLMMetadata
 from llama_index.core.constants import DEFAULT_NUM_OUTPUTS
 
-from modelslab_core.cost.catalog import ModelFacts, resolve_model
+from modelslab_core.cost.catalog import ModelFacts
 
 if TYPE_CHECKING:
     from .base import ModelsLab
@@ -33,13 +33,7 @@ _warned_lock = threading.Lock()
 def llm_facts(llm: ModelsLab) -> ModelFacts | None:
     """What the catalog layers ``llm``'s settings point at know about its model (through the
     configuration of its blocking client, built once)."""
-    config = llm._sync_client().config
-    return resolve_model(
-        llm.model,
-        base_url=config.base_url,
-        catalog_file=config.catalog_file,
-        pricing=config.pricing.get(llm.model),
-    )
+    return llm._sync_client().config.model_facts(llm.model)
 
 
 def _default_window(model: str) -> int:

@@ -17,7 +17,7 @@ from llama_index.core.llms.llm import ToolSelection
 from modelslab_core.tool_calls import lenient_tool_arguments, parse_tool_arguments
 
 from ._snapshots import PARTIAL_TOOL_CALLS
-from ._structured import no_tool_call
+from ._structured import NoToolCallError
 from ._tools import to_tool_spec
 
 __all__ = ["keep_first_call", "tool_chat_kwargs", "tool_selections"]
@@ -28,14 +28,14 @@ def tool_chat_kwargs(
     user_msg: str | ChatMessage | None,
     chat_history: list[ChatMessage] | None,
     *,
-    strict: bool,
+    strict: bool | None,
     allow_parallel_tool_calls: bool,
     tool_required: bool,
     tool_choice: Any,
     kwargs: dict[str, Any],
 ) -> dict[str, Any]:
     """Chat kwargs for a tool turn: messages, tool specs, ``tool_choice``, parallel calls."""
-    specs = [to_tool_spec(t, strict=True if strict else None) for t in tools]
+    specs = [to_tool_spec(t, strict=strict) for t in tools]
     messages = list(chat_history or [])
     if isinstance(user_msg, str):
         user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
@@ -80,7 +80,7 @@ def tool_selections(response: ChatResponse, error_on_no_tool_call: bool) -> list
     are not a JSON object, so no tool runs with cut values)."""
     blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
     if not blocks and error_on_no_tool_call:
-        raise no_tool_call(response.message.content or "")
+        raise NoToolCallError.no_call(response.message.content or "")
     partial = bool(response.additional_kwargs.get(PARTIAL_TOOL_CALLS))
     return [
         ToolSelection(

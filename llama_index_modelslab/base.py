@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -26,6 +25,7 @@ from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_valid
 from pydantic.json_schema import SkipJsonSchema
 
 import modelslab_core as core
+from modelslab_core import env
 from modelslab_core.cost.pricing import ModelPricing
 from modelslab_core.normalize import DEFAULT_MODEL, build_request
 from modelslab_core.types import ChatRequest, Dialect, ModelInfo
@@ -65,12 +65,12 @@ def _http_client_field(what: str) -> Any:
 
 
 def _env_key() -> SecretStr | None:
-    value = os.environ.get("MODELSLAB_API_KEY")
+    value = env.read(env.API_KEY_ENV)
     return SecretStr(value) if value else None
 
 
 def _env_base() -> str:
-    return os.environ.get("MODELSLAB_BASE_URL") or core.DEFAULT_BASE_URL
+    return env.read(env.BASE_URL_ENV) or core.DEFAULT_BASE_URL
 
 
 class ModelsLab(StructuredOutputLLM):
@@ -209,12 +209,12 @@ class ModelsLab(StructuredOutputLLM):
 
     def client_config(self) -> core.ClientConfig:
         """The core `ClientConfig` these settings describe."""
-        options = dict(self.client_options)
         return core.ClientConfig.from_settings(
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            retry=options.pop("retry", None),
             **{
+                "model": self.model,
+                "pricing": self.pricing,
+                "timeout": self.timeout,
+                "max_retries": self.max_retries,
                 "api_key": self.api_key,
                 "base_url": self.api_base,
                 "auth": self.auth,
@@ -222,11 +222,10 @@ class ModelsLab(StructuredOutputLLM):
                 "dialect": self.dialect,
                 "max_in_flight": self.max_in_flight,
                 "in_flight_backend": self.in_flight_backend,
-                "default_headers": dict(self.default_headers),
+                "default_headers": self.default_headers,
                 "catalog_file": self.catalog_file,
-                "pricing": {self.model: self.pricing} if self.pricing else {},
-                **options,
-            },
+                **self.client_options,
+            }
         )
 
     def _pair(self) -> core.ClientPair:

@@ -20,7 +20,7 @@ from httpx._config import create_ssl_context
 
 from .config import ClientConfig
 from .cost.budget import open_ledgers
-from .cost.catalog import ModelFacts, remember_listing, resolve_model
+from .cost.catalog import ModelFacts, remember_listing
 from .cost.charge import AnswerHook, Charge
 from .cost.metering import metered, metered_async
 from .dialects import DialectCodec, codec_for
@@ -132,13 +132,7 @@ class _ClientBase(Generic[_H]):
 
     def _facts(self, model: str) -> ModelFacts | None:
         """What the catalog knows about ``model`` (with the config's price for it)."""
-        cfg = self.config
-        return resolve_model(
-            model,
-            base_url=cfg.base_url,
-            catalog_file=cfg.catalog_file,
-            pricing=cfg.pricing.get(model),
-        )
+        return self.config.model_facts(model)
 
     def _counted(self, request: ChatRequest, charge: Charge, body: dict[str, Any], n: int) -> None:
         """Bound the input by the server's count (``count_input_tokens=True``)."""

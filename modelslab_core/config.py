@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -17,16 +16,23 @@ from pydantic import (
 )
 
 from ._version import __version__
+from .cost.catalog import ModelFacts, resolve_model
 from .cost.pricing import ModelPricing
+from .env import API_KEY_ENV, BASE_URL_ENV, IN_FLIGHT_URL_ENV, read
 from .limits.base import LOCAL, InFlightLimiter
 from .limits.redis.scripts import REDIS_SCHEMES, redact_url
 from .types import Dialect, ModelField
 
-__all__ = ["DEFAULT_BASE_URL", "IN_FLIGHT_URL_ENV", "AuthMode", "ClientConfig", "RetryPolicy"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_WHEN_NONE",
+    "IN_FLIGHT_URL_ENV",
+    "AuthMode",
+    "ClientConfig",
+    "RetryPolicy",
+]
 
 DEFAULT_BASE_URL = "https://modelslab.com/api/v7/llm"
-IN_FLIGHT_URL_ENV = "MODELSLAB_IN_FLIGHT_URL"
-"""Set to a Redis URL, every client in the process shares its account limit through it."""
 
 AuthMode = Literal["bearer", "body", "x-api-key"]
 """How the key is sent: ``Authorization: Bearer`` (default), ``"key"`` in the JSON body of
@@ -45,6 +51,13 @@ class RetryPolicy(BaseModel):
     max_server_delay: float = Field(default=60.0, ge=0)
     """Cap on a server-requested delay (``retry_after``, ``Retry-After``, ``retry-after-ms``)."""
     jitter: float = Field(default=0.25, ge=0, le=1)
+
+
+DEFAULT_WHEN_NONE = frozenset(
+    {"stream_chunk_timeout", "in_flight_lease", "in_flight_wait_timeout", "catalog_file"}
+)
+"""`ClientConfig.from_settings` fields where an adapter's ``None`` means "the default" (in a
+`ClientConfig` itself, ``None`` means "no timeout"/"no deadline" for some of them)."""
 
 
 class ClientConfig(BaseModel):
@@ -98,12 +111,12 @@ class ClientConfig(BaseModel):
     def _from_env(cls, data: Any) -> Any:
         if isinstance(data, dict):
             data = dict(data)
-            if data.get("api_key") is None and os.environ.get("MODELSLAB_API_KEY"):
-                data["api_key"] = os.environ["MODELSLAB_API_KEY"]
+            if data.get("api_key") is None and read(API_KEY_ENV):
+                data["api_key"] = read(API_KEY_ENV)
             if data.get("base_url") is None:
-                data["base_url"] = os.environ.get("MODELSLAB_BASE_URL") or DEFAULT_BASE_URL
-            if data.get("in_flight_backend") is None and os.environ.get(IN_FLIGHT_URL_ENV):
-                data["in_flight_backend"] = os.environ[IN_FLIGHT_URL_ENV]
+                data["base_url"] = read(BASE_URL_ENV) or DEFAULT_BASE_URL
+            if data.get("in_flight_backend") is None and read(IN_FLIGHT_URL_ENV):
+                data["in_flight_backend"] = read(IN_FLIGHT_URL_ENV)
         return data
 
     @field_validator("in_flight_backend")
@@ -139,23 +152,53 @@ class ClientConfig(BaseModel):
     def from_settings(
         cls,
         *,
+        model: str | None = None,
+        pricing: ModelPricing | Mapping[str, ModelPricing] | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
         retry: RetryPolicy | Mapping[str, Any] | None = None,
+        retry_initial_delay: float | None = None,
+        default_headers: Mapping[str, str] | None = None,
         **fields: Any,
     ) -> ClientConfig:
-        """The config for an adapter's settings; both adapters build theirs here.
+        """The config for an adapter's settings: the one path from settings to a config, so
+        a setting means the same in both adapters.
 
         ``timeout``: seconds to connect and to wait for each read (one number, as httpx
         means it); ``None`` keeps the defaults (10 s to connect, 120 s per read).
-        ``max_retries`` overrides ``retry``'s. Other ``fields`` are `ClientConfig` fields.
+        ``max_retries`` and ``retry_initial_delay`` override ``retry``'s. ``pricing``: the
+        prices of ``model`` (or a dict by model id). Other ``fields`` are `ClientConfig`
+        fields; for those in `DEFAULT_WHEN_NONE`, ``None`` means the default.
         """
+        fields = {k: v for k, v in fields.items() if v is not None or k not in DEFAULT_WHEN_NONE}
         if timeout is not None:
             fields = {"connect_timeout": timeout, "read_timeout": timeout, **fields}
         policy = dict(retry) if isinstance(retry, Mapping) else dict(retry or RetryPolicy())
         if max_retries is not None:
             policy["max_retries"] = max_retries
-        return cls(retry=RetryPolicy(**policy), **fields)
+        if retry_initial_delay is not None:
+            policy["initial_delay"] = retry_initial_delay
+        if isinstance(pricing, ModelPricing):
+            if model is None:
+                raise ValueError("pricing= needs the model it prices")
+            pricing = {model: pricing}
+        return cls(
+            retry=RetryPolicy(**policy),
+            pricing=dict(pricing or {}),
+            default_headers=dict(default_headers or {}),
+            **fields,
+        )
+
+    def model_facts(self, model: str) -> ModelFacts | None:
+        """What the catalog layers this config points at know about ``model`` (its base URL's
+        last ``/v1/models`` answer, its catalog file, its prices): `resolve_model`, called
+        from here by the client and both adapters. A bad catalog file raises `CatalogError`."""
+        return resolve_model(
+            model,
+            base_url=self.base_url,
+            catalog_file=self.catalog_file,
+            pricing=self.pricing.get(model),
+        )
 
     @property
     def user_agent(self) -> str:
@@ -170,7 +213,7 @@ class ClientConfig(BaseModel):
         """The key's value, or a clear error naming where to set it (before any request)."""
         if self.api_key is None or not self.api_key.get_secret_value():
             raise ValueError(
-                "No ModelsLab API key: pass api_key=... or set the MODELSLAB_API_KEY "
+                f"No ModelsLab API key: pass api_key=... or set the {API_KEY_ENV} "
                 "environment variable."
             )
         return self.api_key.get_secret_value()

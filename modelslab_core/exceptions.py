@@ -26,6 +26,7 @@ Hierarchy::
     │       ├── InternalServerError        5xx
     │       │   └── ServiceUnavailableError 502, 503, 504
     │       └── OverloadedError            529
+    └── StructuredOutputError          the model did not answer in the requested schema
 
 The same table (`error_class_for`) serves HTTP errors, HTTP-200 ``{"status": "error"}``
 envelopes and errors inside a stream, so one failure is one type however it arrives.
@@ -60,6 +61,7 @@ __all__ = [
     "ServiceUnavailableError",
     "StreamInterruptedError",
     "StreamTimeoutError",
+    "StructuredOutputError",
     "error_class_for",
     "is_context_overflow",
 ]
@@ -217,6 +219,46 @@ class ServiceUnavailableError(InternalServerError):
 
 class OverloadedError(APIStatusError):
     """529: the upstream provider is overloaded."""
+
+
+class StructuredOutputError(ModelsLabError, ValueError):
+    """The model did not answer in the schema structured output asked for: the forced tool
+    was not called, its arguments are not a JSON object, or the text holds no JSON.
+
+    ``text`` is the model's text answer (``llm_output``), ``tool`` the tool that carried the
+    answer (``None`` for a text answer), ``kind`` what went wrong: ``"no_call"``,
+    ``"arguments"`` or ``"not_json"``. Also a `ValueError`, as both frameworks raise."""
+
+    def __init__(
+        self, message: str, *, text: str = "", tool: str | None = None, kind: str = "not_json"
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.text = text
+        self.tool = tool
+        self.kind = kind
+
+    def __reduce__(self) -> Any:
+        state = {"text": self.text, "tool": self.tool, "kind": self.kind}
+        return (_rebuild_structured, (type(self), self.message, state))
+
+    @classmethod
+    def no_call(cls, text: str, tool: str | None = None) -> StructuredOutputError:
+        """The error for an answer without the tool call the request forced."""
+        which = f"the tool {tool!r} that structured output forced" if tool else "a tool"
+        said = f"it answered in text: {text[:200]!r}" if text else "it produced no call"
+        return cls(
+            f"Expected at least one tool call: the model did not call {which} ({said}).",
+            text=text,
+            tool=tool,
+            kind="no_call",
+        )
+
+
+def _rebuild_structured(
+    cls: type[StructuredOutputError], message: str, state: dict[str, Any]
+) -> StructuredOutputError:
+    return cls(message, **state)
 
 
 _BY_TYPE: dict[str, type[APIStatusError]] = {

@@ -14,10 +14,11 @@ Requests and results are pydantic models; the per-chunk stream carriers `StreamD
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .construct import trusted
 from .cost.pricing import Cost
@@ -76,13 +77,55 @@ class TextPart(_Model):
 
 
 class ImagePart(_Model):
-    """An image, by URL or as base64 ``data`` with its ``mime_type``."""
+    """An image, by URL or as base64 ``data`` with its ``mime_type``.
+
+    One rule for inline images, whichever adapter built the part: a ``data:`` URL is split
+    into ``data`` and ``mime_type``; base64 data without a MIME type gets the one its first
+    bytes show (PNG, JPEG, GIF, WebP: what both APIs take, as llama-index-core guesses it),
+    and data of no known kind is a `ValueError` before any request (never a guessed
+    ``image/png``, which Anthropic rejects for a JPEG)."""
 
     type: Literal["image"] = "image"
     url: str | None = None
     data: str | None = None
     mime_type: str | None = None
     detail: Literal["auto", "low", "high"] | None = None
+
+    @model_validator(mode="after")
+    def _inline(self) -> ImagePart:
+        if self.url is not None and self.url.startswith("data:"):
+            header, _, data = self.url[5:].partition(",")
+            if ";base64" not in header or not data:
+                raise ValueError("Only base64 data: URLs are supported for images.")
+            self.url, self.data = None, data
+            self.mime_type = header.split(";")[0] or self.mime_type
+        if self.data is not None and not self.mime_type:
+            self.mime_type = _image_mime_type(self.data)
+            if self.mime_type is None:
+                raise ValueError(
+                    "A base64 image needs its MIME type (e.g. 'image/png'): its bytes are not "
+                    "PNG, JPEG, GIF or WebP."
+                )
+        return self
+
+
+_IMAGE_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+
+
+def _image_mime_type(data: str) -> str | None:
+    """The MIME type base64 image ``data`` shows in its first bytes, else ``None``."""
+    try:
+        head = base64.b64decode(data[:24] + "=" * (-len(data[:24]) % 4))
+    except ValueError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return next((mime for magic, mime in _IMAGE_MAGIC if head.startswith(magic)), None)
 
 
 class ReasoningPart(_Model):
@@ -231,6 +274,12 @@ class Usage(_Model):
     total_tokens: int = 0
     cache_read_tokens: int | None = None
     reasoning_tokens: int | None = None
+
+    @property
+    def total(self) -> int:
+        """All tokens: the server's ``total_tokens``, else input plus output (a server that
+        reports no total, or a `Usage` built without one)."""
+        return self.total_tokens or self.input_tokens + self.output_tokens
 
 
 class ChatResult(_Model):

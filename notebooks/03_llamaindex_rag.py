@@ -36,7 +36,9 @@ if not os.environ.get("MODELSLAB_API_KEY"):
 #
 # `ModelsLab` reads `MODELSLAB_API_KEY` and `MODELSLAB_BASE_URL`; the model id comes from
 # `MODELSLAB_MODEL` here (a convention of these notebooks). Temperature 0 and a seed make the
-# answers repeatable.
+# answers repeatable. The model's context window comes from the shipped model catalog; for a
+# model it does not know (a local server's), `list_models()` reads it from the server's
+# `/v1/models` listing.
 
 # %%
 from llama_index.core import Settings
@@ -49,6 +51,8 @@ llm = ModelsLab(
     max_tokens=48,
     additional_kwargs={"seed": 42},
 )
+llm.list_models()  # what the server lists joins the model catalog (context window, prices)
+print("context window:", llm.metadata.context_window)
 Settings.llm = llm
 
 # %% [markdown]

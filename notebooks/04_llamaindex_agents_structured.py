@@ -41,6 +41,7 @@ from llama_index_modelslab import ModelsLab, track_costs
 
 MODEL = os.environ.get("MODELSLAB_MODEL", "meta-llama-llama-3.2-3b-instruct")
 llm = ModelsLab(model=MODEL, temperature=0, max_tokens=64, additional_kwargs={"seed": 42})
+llm.list_models()  # the server's /v1/models facts (the context window) join the catalog
 
 
 def ferry_fare(adults: int, children: int) -> str:

@@ -7,6 +7,7 @@ response formats, sampling fields, stop, unknown fields); both adapters must bui
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from llama_index.core.base.llms.types import ChatMessage
 
 from langchain_modelslab import ChatModelsLab
 from llama_index_modelslab import ModelsLab
-from modelslab_core import ChatRequest
+from modelslab_core import ChatRequest, ImagePart
 from modelslab_core.normalize import DEFAULT_MODEL, DEFAULT_SCHEMA_NAME
 
 SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
@@ -123,3 +124,69 @@ def test_one_meaning_of_timeout() -> None:
     assert (lc.connect_timeout, lc.read_timeout) == (li.connect_timeout, li.read_timeout) == (7, 7)
     defaults = ChatModelsLab(api_key="k")._client_config(), ModelsLab(api_key="k").client_config()
     assert {(c.connect_timeout, c.read_timeout) for c in defaults} == {(10.0, 120.0)}
+
+
+def test_one_path_from_settings_to_config(tmp_path: Any) -> None:
+    """The same settings give the same `ClientConfig` (``ClientConfig.from_settings``)."""
+    from modelslab_core import ModelPricing
+
+    price = ModelPricing.per_million("0.05", "0.3")
+    common: dict[str, Any] = {
+        "api_key": "k",
+        "model": MODEL,
+        "timeout": 7,
+        "max_retries": 4,
+        "max_in_flight": 3,
+        "pricing": price,
+        "catalog_file": str(tmp_path / "catalog.json"),
+        "default_headers": {"X-Team": "a"},
+        "dialect": "anthropic",
+    }
+    lc = ChatModelsLab(base_url="http://127.0.0.1:1/v1", **common)._client_config()
+    li = ModelsLab(api_base="http://127.0.0.1:1/v1", **common).client_config()
+    assert lc == li
+    assert lc.pricing == {MODEL: price} and lc.retry.max_retries == 4
+    assert lc.base_url == "http://127.0.0.1:1" and lc.default_headers == {"X-Team": "a"}
+
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 24).decode()
+JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\x00" * 24).decode()
+UNKNOWN = base64.b64encode(b"not an image at all, just bytes").decode()
+IMAGE_ROWS: list[tuple[str, str, Any]] = [
+    ("data URL with its type", f"data:image/png;base64,{PNG}", ("image/png", PNG)),
+    ("data URL without a type, PNG bytes", f"data:;base64,{PNG}", ("image/png", PNG)),
+    ("data URL without a type, JPEG bytes", f"data:;base64,{JPEG}", ("image/jpeg", JPEG)),
+    ("data URL of unknown bytes", f"data:;base64,{UNKNOWN}", "needs its MIME type"),
+    ("data URL not base64", "data:text/plain,hello", "Only base64 data: URLs"),
+]
+
+
+@pytest.mark.parametrize(("url", "expected"), [r[1:] for r in IMAGE_ROWS], ids=[r[0] for r in IMAGE_ROWS])  # fmt: skip
+def test_one_rule_for_inline_images(url: str, expected: Any) -> None:
+    """A ``data:`` URL (and base64 without a MIME type) reads the same in both adapters: the
+    type given, else the one the bytes show, else an error before sending."""
+    from llama_index.core.base.llms.types import ImageBlock, TextBlock
+
+    lc_message = HumanMessage(content=[{"type": "text", "text": "?"}, {"type": "image_url", "image_url": {"url": url}}])  # fmt: skip
+    li_message = ChatMessage(role="user", blocks=[TextBlock(text="?"), ImageBlock(url=url)])
+    model, llm = ChatModelsLab(api_key="k", model=MODEL), ModelsLab(api_key="k", model=MODEL)
+    if isinstance(expected, str):
+        for build in (lambda: model._request([lc_message], None, {}), lambda: llm._request([li_message], {})):  # fmt: skip
+            with pytest.raises(ValueError, match=expected):
+                build()
+        return
+    lc_part = model._request([lc_message], None, {}).messages[-1].content[-1]
+    li_part = llm._request([li_message], {}).messages[-1].content[-1]
+    assert lc_part == li_part
+    assert isinstance(lc_part, ImagePart) and (lc_part.mime_type, lc_part.data) == expected
+
+
+def test_base64_without_a_type_reads_the_bytes() -> None:
+    """LangChain's base64 block without ``mime_type`` (langchain-core would refuse it) gets the
+    type its bytes show, like LlamaIndex's `ImageBlock` (llama-index-core guesses it)."""
+    model = ChatModelsLab(api_key="k", model=MODEL)
+    message = HumanMessage(content=[{"type": "image", "base64": JPEG}])
+    part = model._request([message], None, {}).messages[-1].content[-1]
+    assert isinstance(part, ImagePart) and part.mime_type == "image/jpeg"
+    with pytest.raises(ValueError, match="needs its MIME type"):
+        model._request([HumanMessage(content=[{"type": "image", "base64": UNKNOWN}])], None, {})

@@ -1,6 +1,6 @@
 """The layout rules of the three packages, checked on their source.
 
-- No module over 400 lines, no function over 60.
+- No module over 400 lines, no function over 60, no formatter switched off (``fmt: skip``/``off``).
 - The core is laid out by concern: at most 16 modules at its top level, the rest in
   subpackages that say what they hold, and no import cycle between its modules (deferred
   imports included: a cycle at call time is a cycle).
@@ -55,6 +55,12 @@ def test_small_modules_and_functions(path: Path) -> None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             length = (node.end_lineno or node.lineno) - node.lineno + 1
             assert length <= 60, f"{_rel(path)}: {node.name} has {length} lines"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_rel)
+def test_the_formatter_is_never_switched_off(path: Path) -> None:
+    marks = re.findall(r"#\s*fmt:\s*(?:skip|off)\b", path.read_text())
+    assert not marks, f"{_rel(path)} switches the formatter off {len(marks)} times"
 
 
 def test_the_core_top_level_stays_small() -> None:

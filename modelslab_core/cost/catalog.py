@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
+from ..env import CATALOG_ENV
 from ..exceptions import ModelsLabError
 from ..types import ModelInfo
 from .pricing import ModelPricing, to_decimal
@@ -50,7 +51,6 @@ __all__ = [
     "user_catalog_path",
 ]
 
-CATALOG_ENV = "MODELSLAB_MODEL_CATALOG"
 """Environment variable naming a catalog file of your own."""
 
 FACTS = (

@@ -21,7 +21,7 @@ import threading
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..config import IN_FLIGHT_URL_ENV
+from ..env import IN_FLIGHT_URL_ENV
 from ..exceptions import BudgetUnavailableError
 from ..types import Usage
 from .budget_scripts import (

@@ -42,7 +42,7 @@ class ModelSpend:
         """Count one answer's tokens and cost."""
         self.input_tokens += usage.input_tokens
         self.output_tokens += usage.output_tokens
-        self.total_tokens += usage.total_tokens or usage.input_tokens + usage.output_tokens
+        self.total_tokens += usage.total
         if cost is None:
             self.unpriced += 1
         else:

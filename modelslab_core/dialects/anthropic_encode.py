@@ -61,16 +61,12 @@ JSON_OBJECT_INSTRUCTION = (
 
 
 def _image_block(part: ImagePart) -> dict[str, Any]:
-    """An ``image`` block: a URL source, or base64 (also from a ``data:`` URI)."""
-    url = part.url or ""
-    if url.startswith("data:") and ";base64," in url:
-        header, data = url[5:].split(";base64,", 1)
-        source = {"type": "base64", "media_type": header or "image/png", "data": data}
-    elif url:
-        source = {"type": "url", "url": url}
+    """An ``image`` block: a URL source, or base64 (`ImagePart` has split ``data:`` URLs and
+    settled the MIME type)."""
+    if part.url:
+        source = {"type": "url", "url": part.url}
     else:
-        media_type = part.mime_type or "image/png"
-        source = {"type": "base64", "media_type": media_type, "data": part.data or ""}
+        source = {"type": "base64", "media_type": part.mime_type or "", "data": part.data or ""}
     return {"type": "image", "source": source}
 
 

@@ -25,6 +25,8 @@ from ..types import (
     SAMPLING_FIELDS,
     ChatRequest,
     ImagePart,
+    JsonObjectFormat,
+    JsonSchemaFormat,
     Message,
     ModelField,
     NamedToolChoice,
@@ -33,12 +35,19 @@ from ..types import (
 )
 from ._common import finish_body, message_text
 
-__all__ = ["encode_message", "encode_messages", "encode_request"]
+__all__ = [
+    "encode_message",
+    "encode_messages",
+    "encode_request",
+    "encode_response_format",
+    "encode_tool",
+]
 
 
 def _image_url(part: ImagePart) -> dict[str, Any]:
-    """An ``image_url`` content part (URL as given, or base64 data as a ``data:`` URI)."""
-    url = part.url or f"data:{part.mime_type or 'image/png'};base64,{part.data or ''}"
+    """An ``image_url`` content part (URL as given, or base64 data as a ``data:`` URI; the
+    MIME type is settled by `ImagePart`)."""
+    url = part.url or f"data:{part.mime_type};base64,{part.data or ''}"
     image: dict[str, Any] = {"url": url}
     if part.detail:
         image["detail"] = part.detail
@@ -112,7 +121,8 @@ def encode_messages(messages: list[Message]) -> list[dict[str, Any]]:
     return out
 
 
-def _encode_tool(tool: ToolSpec) -> dict[str, Any]:
+def encode_tool(tool: ToolSpec) -> dict[str, Any]:
+    """A tool in OpenAI's wire shape (also the JSON form structured output binds)."""
     function: dict[str, Any] = {"name": tool.name}
     if tool.description:
         function["description"] = tool.description
@@ -128,8 +138,10 @@ def _encode_tool_choice(choice: str | NamedToolChoice) -> Any:
     return choice
 
 
-def _encode_response_format(request: ChatRequest) -> dict[str, Any] | None:
-    fmt = request.response_format
+def encode_response_format(
+    fmt: JsonObjectFormat | JsonSchemaFormat | None,
+) -> dict[str, Any] | None:
+    """A response format in OpenAI's wire shape (also the JSON form structured output binds)."""
     if fmt is None:
         return None
     if fmt.type == "json_object":
@@ -153,12 +165,12 @@ def encode_request(
         body["model_id"] = request.model
     body["messages"] = encode_messages(request.messages)
     if request.tools:
-        body["tools"] = [_encode_tool(t) for t in request.tools]
+        body["tools"] = [encode_tool(t) for t in request.tools]
     if request.tool_choice is not None:
         body["tool_choice"] = _encode_tool_choice(request.tool_choice)
     if request.parallel_tool_calls is not None:
         body["parallel_tool_calls"] = request.parallel_tool_calls
-    response_format = _encode_response_format(request)
+    response_format = encode_response_format(request.response_format)
     if response_format is not None:
         body["response_format"] = response_format
     usage = {"stream_options": {"include_usage": True}} if request.include_usage else None

@@ -7,8 +7,9 @@ Rules (``plan_reply``):
   the last message is a user turn (the tools named in the prompt, else the first tool; several
   calls only when parallel calls are allowed and several tools are named); arguments valid
   against each tool's schema, derived from the prompt;
-* ``json_object`` (or a system/user prompt asking to respond with JSON) -> a JSON object
-  (keys from the quoted names in the prompt);
+* ``json_object`` (or a system/user prompt asking to respond with JSON) -> a JSON object: an
+  instance of the schema the system prompt gives in structured output's JSON-mode
+  instruction (`modelslab_core.structured.INSTRUCTION`), else keys from the quoted names;
   ``json_schema`` -> an instance valid against the schema;
 * ``repeat``/``say`` X -> X; otherwise ``You said: <last user text>``;
 * ``stop`` cuts the text; ``max_tokens`` (words) truncates it, finish ``length``.
@@ -21,6 +22,7 @@ import json
 import re
 from dataclasses import dataclass, replace
 
+from ..structured import INSTRUCTION
 from ._faults import Reply
 from ._schema_fill import instance_for, prompt_facts
 from ._view import RequestView, ToolDef, count_tokens
@@ -115,8 +117,27 @@ def _calls_for(view: RequestView, tools: list[ToolDef], seed: str) -> tuple[Plan
     return tuple(calls)
 
 
+_SCHEMA_GIVEN = INSTRUCTION.split("{schema}")[0]
+
+
+def _instructed_schema(system: str) -> dict[str, object] | None:
+    """The schema a JSON-mode instruction in ``system`` gives, if there is one."""
+    at = system.find(_SCHEMA_GIVEN)
+    if at < 0:
+        return None
+    try:
+        schema, _ = json.JSONDecoder().raw_decode(system, at + len(_SCHEMA_GIVEN))
+    except ValueError:
+        return None
+    return schema if isinstance(schema, dict) else None
+
+
 def _json_object_text(view: RequestView) -> str:
-    """A JSON object whose keys are the names quoted in the prompt."""
+    """An instance of the instructed schema, else a JSON object whose keys are the names
+    quoted in the prompt."""
+    schema = _instructed_schema(view.system)
+    if schema is not None:
+        return json.dumps(instance_for(schema, view.last_user_text), ensure_ascii=False)
     source = "\n".join([view.system, view.last_user_text])
     keys = list(dict.fromkeys(_QUOTED_NAME.findall(source)))
     facts = prompt_facts(_QUOTED_NAME.sub(" ", view.last_user_text))

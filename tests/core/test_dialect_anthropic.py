@@ -23,7 +23,7 @@ from modelslab_core.exceptions import (
     APIResponseValidationError,
     OverloadedError,
 )
-from modelslab_core.structured import structured_output
+from modelslab_core.structured import plan
 from modelslab_core.transport.accumulate import StreamAccumulator
 from modelslab_core.types import (
     ChatRequest,
@@ -259,7 +259,8 @@ def test_json_schema_becomes_a_forced_tool() -> None:
         ],
         "stop_reason": "tool_use",
     }
-    assert structured_output(CODEC.decode_response(answer), "Person") == {"name": "Ada"}
+    chosen = plan("json_schema", {"name": "Person", "parameters": schema})
+    assert chosen.read_result(CODEC.decode_response(answer), "anthropic") == {"name": "Ada"}
 
 
 @pytest.mark.parametrize("system", [None, "Be nice."])

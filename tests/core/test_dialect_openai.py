@@ -249,15 +249,20 @@ def test_encoding_is_linear_in_history_length() -> None:
     # A full collection of the whole test session's heap, due after building 11,000 messages,
     # must not land inside a timed call: it is not encoding time.
     gc.collect()
-    start = time.perf_counter()
-    encode(small)
-    t_small = time.perf_counter() - start
-    start = time.perf_counter()
-    body = encode(large)
-    t_large = time.perf_counter() - start
-    assert len(body["messages"]) == 10_000
+
+    def best_of_three(request: ChatRequest) -> float:
+        """The fastest of three encodings: a busy machine only ever adds time."""
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            encode(request)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    t_small, t_large = best_of_three(small), best_of_three(large)
+    assert len(encode(large)["messages"]) == 10_000
     assert t_large < 2.0
-    assert t_large < 40 * max(t_small, 1e-4)
+    assert t_large < 40 * max(t_small, 1e-4)  # linear: 10x the messages, not 100x the time
 
 
 # --------------------------------------------------------------------------- responses

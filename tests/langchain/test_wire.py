@@ -331,7 +331,10 @@ def test_openai_response_formats(standin: StandIn, make_model: MakeModel) -> Non
     model.with_structured_output(GetWeather).invoke("w")
     body = sent(standin)
     assert "response_format" not in body
-    assert body["tool_choice"] == {"type": "function", "function": {"name": "GetWeather"}}
+    # the one tool, forced as the core decides: "required" (llama.cpp reads a named choice as
+    # "auto"), one call
+    assert body["tool_choice"] == "required"
+    assert body["parallel_tool_calls"] is False
     assert [t["function"]["name"] for t in body["tools"]] == ["GetWeather"]
 
 

@@ -126,6 +126,18 @@ def assert_finished(nb: NotebookRun, llama_server: Any) -> None:
     assert all(c.execution_count for c in code)
     assert nb.errors() == []
     assert server_values(llama_server)["api_key"] not in nb.all_outputs()
+    assert "Warning:" not in nb.all_outputs()  # a tutorial shows no warning
+
+
+def _served_context_window(llama_server: Any) -> int:
+    """The context window the server lists for its model (``meta.n_ctx`` of /v1/models)."""
+    values = server_values(llama_server)
+    listing = httpx.get(
+        values["base_url"] + "/v1/models",
+        headers={"Authorization": f"Bearer {values['api_key']}"},
+        timeout=30,
+    ).json()
+    return int(listing["data"][0]["meta"]["n_ctx"])
 
 
 @pytest.mark.real_model
@@ -273,6 +285,9 @@ def test_langchain_tools_agents(llama_server: Any, proxy: RecordingProxy, kernel
 def test_llamaindex_rag(llama_server: Any, proxy: RecordingProxy, kernel_env: Any) -> None:
     with notebook("03_llamaindex_rag", kernel_env, proxy) as nb:
         nb.run_through("The LLM")
+        window = _served_context_window(llama_server)
+        assert nb.value("llm.metadata.context_window") == window  # from the server's listing
+        assert nb.output("The LLM") == f"context window: {window}\n"
         sent = nb.run_through("Basic usage")
         assert len(chats(sent)) == 2 and sent[0].body["seed"] == 42
         assert nb.value("completion.text.strip() != ''") is True
@@ -342,6 +357,7 @@ def test_llamaindex_agents_structured(
 ) -> None:
     with notebook("04_llamaindex_agents_structured", kernel_env, proxy) as nb:
         nb.run_through("The LLM and the tools")
+        assert nb.value("llm.metadata.context_window") == _served_context_window(llama_server)
         sent = nb.run_through("Agents")
         calls = nb.value(
             "[(e.tool_name, e.tool_kwargs, str(e.tool_output), e.tool_output.is_error)"
