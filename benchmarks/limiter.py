@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of the shared (Redis) in-flight limit against the in-process one (issue 12).
+"""Benchmark of the shared (Redis) in-flight limit against the in-process one (issues 12, 21).
 
     python benchmarks/limiter.py            # about a minute; `make bench-limiter`
     python benchmarks/limiter.py --quick    # fewer rounds and requests
@@ -11,9 +11,9 @@ ModelsLab's body past ``--cap`` requests in flight, ``GET /stats``).
 
 1. **Uncontended overhead.** One client sends requests one after another (nobody waits for a
    slot), with the in-process limiter and with the Redis one, in interleaved rounds; per
-   request: wall and CPU time of the client process. Target: Redis minus in-process under
-   0.5 ms wall per request on loopback, sync and async. The slot alone (enter + exit, no
-   HTTP; sync and async) is measured the same way.
+   request: wall and CPU time of the client process. Target: Redis minus in-process at most
+   1 ms wall per request on loopback, sync and async (an LLM call takes seconds). The slot
+   alone (enter + exit, no HTTP; sync and async) is measured the same way.
 2. **Throughput.** 4 worker processes x 8 threads, one account with a cap of 5, a server that
    answers after 250 ms (an LLM answer takes seconds; 250 ms keeps the run short) and
    rejects past 5 in flight. With the Redis limiter (no retries, so any rejection shows): at
@@ -350,12 +350,12 @@ def report(
         )
     checks = [
         (
-            f"sync overhead {over['sync request']['wall']:.3f} ms < 0.5 ms wall per request",
-            over["sync request"]["wall"] < 0.5,
+            f"sync overhead {over['sync request']['wall']:.3f} ms <= 1 ms wall per request",
+            over["sync request"]["wall"] <= 1.0,
         ),
         (
-            f"async overhead {over['async request']['wall']:.3f} ms < 0.5 ms wall per request",
-            over["async request"]["wall"] < 0.5,
+            f"async overhead {over['async request']['wall']:.3f} ms <= 1 ms wall per request",
+            over["async request"]["wall"] <= 1.0,
         ),
         (
             f"shared-limit throughput {shared['per_second'] / ideal:.2f} x >= 0.9 x of 5/latency",

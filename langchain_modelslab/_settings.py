@@ -32,6 +32,7 @@ CONFIG_FIELDS = (
     "in_flight_backend",
     "in_flight_lease",
     "in_flight_fallback",
+    "in_flight_retry_window",
     "in_flight_wait_timeout",
     "default_headers",
     "pricing",
@@ -55,7 +56,12 @@ def make_config(model: ChatModelsLab) -> ClientConfig:
     )
     fields: dict[str, Any] = {
         name: getattr(model, name)
-        for name in ("stream_chunk_timeout", "in_flight_lease", "in_flight_wait_timeout")
+        for name in (
+            "stream_chunk_timeout",
+            "in_flight_lease",
+            "in_flight_retry_window",
+            "in_flight_wait_timeout",
+        )
         if getattr(model, name) is not None
     }
     return ClientConfig.from_settings(

@@ -1,6 +1,6 @@
 """`RedisLimiter`: one account's in-flight limit shared by every process that shares a Redis.
 
-A small Lua-scripted lease semaphore (`_redis_scripts`) on redis-py:
+A small Lua-scripted lease semaphore (`scripts`) on redis-py (and nothing else: `io`):
 
 - a slot is a *lease* in a sorted set, scored by its expiry on the Redis clock; this process
   renews its leases while the requests run (`Renewer`), so a process that dies loses its
