@@ -5,6 +5,8 @@ from the client pass untouched; each chunk Redis sends back (one reply, with thi
 response traffic) is cut with probability ``cut``: half of it is forwarded, then the client's
 connection is reset (``SO_LINGER`` 0: an RST, not a clean close) and Redis' side is closed. So
 the command ran in Redis and the client lost its reply, the case a retry must survive.
+``first_replies=n`` also cuts the first reply of each of the first ``n`` connections (the
+reply to a new connection's handshake).
 The proxy runs an event loop in a thread of its own; the seeded generator makes runs alike.
 """
 
@@ -24,8 +26,11 @@ __all__ = ["CuttingProxy"]
 class CuttingProxy:
     """``with CuttingProxy(redis_port, cut=0.04) as proxy:`` serves ``proxy.url``."""
 
-    def __init__(self, upstream_port: int, cut: float, seed: int = 21) -> None:
-        self.upstream_port, self.cut = upstream_port, cut
+    def __init__(
+        self, upstream_port: int, cut: float, seed: int = 21, first_replies: int = 0
+    ) -> None:
+        self.upstream_port, self.cut, self.first_replies = upstream_port, cut, first_replies
+        self.connections = 0
         self.replies = 0
         """Chunks Redis sent back through the proxy."""
         self.cuts = 0
@@ -79,8 +84,10 @@ class CuttingProxy:
             self._done(handler, client_w)
             return
         self._open.add(redis_w)
+        self.connections += 1
+        cut_first = self.connections <= self.first_replies
         up = asyncio.ensure_future(_pump(client_r, redis_w))
-        down = asyncio.ensure_future(self._replies(redis_r, client_w))
+        down = asyncio.ensure_future(self._replies(redis_r, client_w, cut_first))
         await asyncio.wait((up, down), return_when=asyncio.FIRST_COMPLETED)
         for task in (up, down):
             task.cancel()
@@ -93,14 +100,18 @@ class CuttingProxy:
             self._open.discard(writer)
         self._handlers.discard(handler)
 
-    async def _replies(self, redis_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+    async def _replies(
+        self, redis_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, cut_first: bool
+    ) -> None:
         with contextlib.suppress(OSError):
-            await self._forward(redis_r, client_w)
+            await self._forward(redis_r, client_w, cut_first)
 
-    async def _forward(self, redis_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+    async def _forward(
+        self, redis_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, cut_first: bool
+    ) -> None:
         while data := await redis_r.read(65536):
             self.replies += 1
-            if self._rng.random() >= self.cut:
+            if not cut_first and self._rng.random() >= self.cut:
                 client_w.write(data)
                 await client_w.drain()
                 continue

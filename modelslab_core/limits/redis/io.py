@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib.util
+import sys
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Awaitable
@@ -77,9 +78,11 @@ class RedisIO:
     def __repr__(self) -> str:
         return f"RedisIO({redact_url(self.url)!r})"
 
-    def _options(self, retry: Any) -> dict[str, Any]:
+    def _options(self, *, asyncio: bool) -> dict[str, Any]:
         """Timeouts and the retry policy, then the user's own ``redis_options`` (they win)."""
-        return {**_TIMEOUTS, "retry": retry, **self.options}
+        from .retry import retry_options
+
+        return {**_TIMEOUTS, **retry_options(self.retry_window, asyncio=asyncio), **self.options}
 
     def client(self) -> redis.Redis:
         """The blocking client (thread-safe; a pool of connections)."""
@@ -90,10 +93,7 @@ class RedisIO:
             if self._sync is None:
                 import redis
 
-                from .retry import WindowRetry
-
-                options = self._options(WindowRetry(self.retry_window))
-                client = redis.Redis.from_url(self.url, **options)
+                client = redis.Redis.from_url(self.url, **self._options(asyncio=False))
                 scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
                 self._sync = (client, scripts)
             return self._sync
@@ -113,10 +113,7 @@ class RedisIO:
     async def _loop_scripts(self) -> dict[str, AsyncScript]:
         import redis.asyncio
 
-        from .retry import AsyncWindowRetry
-
-        options = self._options(AsyncWindowRetry(self.retry_window))
-        client = redis.asyncio.Redis.from_url(self.url, **options)
+        client = redis.asyncio.Redis.from_url(self.url, **self._options(asyncio=True))
         scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
         with self._lock:
             self._loops[asyncio.get_running_loop()] = scripts
@@ -155,7 +152,9 @@ class Eval(Op):
         # fails without this): such a cancellation is raised here, once the round trip has
         # ended, so the steps clean up in order (give back whatever the call got).
         task = asyncio.current_task()
-        if task is None or not hasattr(task, "cancelling"):  # Python 3.10
+        if task is None or sys.version_info < (3, 11):
+            # 3.10 has no Task.cancelling(); a backported one (pytest-asyncio's runner) also
+            # counts the cancels that async_timeout makes and absorbs inside redis-py
             return await _shielded(self.io.acall(self.script, self.keys, self.args))
         requested = task.cancelling()
         result = await self.io.acall(self.script, self.keys, self.args)

@@ -8,6 +8,11 @@ timeout, and redis-py retries a connect inside the retry of a command (attempts 
 rule: a failure more than ``window`` seconds after the call began is raised (a nested connect
 retry ends with its own window, and the command's is then over too). ``window=0``: one attempt.
 
+Errors retried: redis-py's ``ConnectionError`` and ``TimeoutError``, and the ``OSError`` of a
+refused connect (redis-py 5.0 retries a connect only on its own types, and its pool connects
+outside the command's retry); `retry_options` also names them in ``retry_on_error``, without
+which redis-py 5.0 raises at the first failure whatever the `Retry` says.
+
 Retrying is safe because every script of the limiter is idempotent by its lease id (see
 `scripts`): a command whose reply was lost may have run, and running it again changes nothing.
 Imported on first use of a Redis limiter (it imports redis-py).
@@ -21,9 +26,10 @@ from typing import Any, TypeVar
 
 from redis.asyncio.retry import Retry as _AsyncRetry
 from redis.backoff import EqualJitterBackoff
+from redis.exceptions import ConnectionError, TimeoutError
 from redis.retry import Retry as _Retry
 
-__all__ = ["AsyncWindowRetry", "WindowRetry"]
+__all__ = ["AsyncWindowRetry", "WindowRetry", "retry_options"]
 
 T = TypeVar("T")
 
@@ -32,11 +38,20 @@ _BACKOFF = {"base": 0.02, "cap": 0.25}
 is not met by every client at once); first retry after 20-40 ms, then every 125-250 ms."""
 
 
+_RETRIED = (ConnectionError, TimeoutError, OSError)
+
+
+def retry_options(window: float, *, asyncio: bool) -> dict[str, Any]:
+    """The ``redis.Redis`` / ``redis.asyncio.Redis`` keyword arguments of the policy."""
+    retry = AsyncWindowRetry(window) if asyncio else WindowRetry(window)
+    return {"retry": retry, "retry_on_error": [ConnectionError, TimeoutError]}
+
+
 class WindowRetry(_Retry):
     """redis-py's `Retry` (blocking clients) that gives up ``window`` seconds after a call began."""
 
     def __init__(self, window: float) -> None:
-        super().__init__(EqualJitterBackoff(**_BACKOFF), -1)
+        super().__init__(EqualJitterBackoff(**_BACKOFF), -1, _RETRIED)
         self.window = window
 
     def call_with_retry(
@@ -56,7 +71,7 @@ class AsyncWindowRetry(_AsyncRetry):
     """redis-py's asyncio `Retry` that gives up ``window`` seconds after a call began."""
 
     def __init__(self, window: float) -> None:
-        super().__init__(EqualJitterBackoff(**_BACKOFF), -1)
+        super().__init__(EqualJitterBackoff(**_BACKOFF), -1, _RETRIED)
         self.window = window
 
     async def call_with_retry(
