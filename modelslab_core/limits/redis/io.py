@@ -78,11 +78,15 @@ class RedisIO:
     def __repr__(self) -> str:
         return f"RedisIO({redact_url(self.url)!r})"
 
-    def _options(self, *, asyncio: bool) -> dict[str, Any]:
+    def _options(self, *, asynchronous: bool) -> dict[str, Any]:
         """Timeouts and the retry policy, then the user's own ``redis_options`` (they win)."""
         from .retry import retry_options
 
-        return {**_TIMEOUTS, **retry_options(self.retry_window, asyncio=asyncio), **self.options}
+        return {
+            **_TIMEOUTS,
+            **retry_options(self.retry_window, asynchronous=asynchronous),
+            **self.options,
+        }
 
     def client(self) -> redis.Redis:
         """The blocking client (thread-safe; a pool of connections)."""
@@ -93,7 +97,7 @@ class RedisIO:
             if self._sync is None:
                 import redis
 
-                client = redis.Redis.from_url(self.url, **self._options(asyncio=False))
+                client = redis.Redis.from_url(self.url, **self._options(asynchronous=False))
                 scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
                 self._sync = (client, scripts)
             return self._sync
@@ -113,7 +117,7 @@ class RedisIO:
     async def _loop_scripts(self) -> dict[str, AsyncScript]:
         import redis.asyncio
 
-        client = redis.asyncio.Redis.from_url(self.url, **self._options(asyncio=True))
+        client = redis.asyncio.Redis.from_url(self.url, **self._options(asynchronous=True))
         scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
         with self._lock:
             self._loops[asyncio.get_running_loop()] = scripts

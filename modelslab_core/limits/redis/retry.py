@@ -41,9 +41,9 @@ is not met by every client at once); first retry after 20-40 ms, then every 125-
 _RETRIED = (ConnectionError, TimeoutError, OSError)
 
 
-def retry_options(window: float, *, asyncio: bool) -> dict[str, Any]:
+def retry_options(window: float, *, asynchronous: bool) -> dict[str, Any]:
     """The ``redis.Redis`` / ``redis.asyncio.Redis`` keyword arguments of the policy."""
-    retry = AsyncWindowRetry(window) if asyncio else WindowRetry(window)
+    retry = AsyncWindowRetry(window) if asynchronous else WindowRetry(window)
     return {"retry": retry, "retry_on_error": [ConnectionError, TimeoutError]}
 
 
