@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of the shared (Redis) in-flight limit against the in-process one (issue 12).
+"""Benchmark of the shared (Redis) in-flight limit against the in-process one (issues 12, 21).
 
     python benchmarks/limiter.py            # about a minute; `make bench-limiter`
     python benchmarks/limiter.py --quick    # fewer rounds and requests
@@ -7,13 +7,14 @@
 Runs with the project's ``.venv`` (redis-py is in its dev group). It starts its own
 ``redis-server`` (``modelslab_core.testing.RedisServer``) and a small fixed-latency server in a
 process of its own (``serve``: OpenAI-shaped JSON answers after ``--latency`` seconds, 429 with
-ModelsLab's body past ``--cap`` requests in flight, ``GET /stats``).
+ModelsLab's body past ``--cap`` requests in flight, ``GET /stats``). A request counts as in
+flight from its arrival until its answer is ready, as on the service.
 
 1. **Uncontended overhead.** One client sends requests one after another (nobody waits for a
    slot), with the in-process limiter and with the Redis one, in interleaved rounds; per
-   request: wall and CPU time of the client process. Target: Redis minus in-process under
-   0.5 ms wall per request on loopback, sync and async. The slot alone (enter + exit, no
-   HTTP; sync and async) is measured the same way.
+   request: wall and CPU time of the client process. Target: Redis minus in-process at most
+   1 ms wall per request on loopback, sync and async (an LLM call takes seconds). The slot
+   alone (enter + exit, no HTTP; sync and async) is measured the same way.
 2. **Throughput.** 4 worker processes x 8 threads, one account with a cap of 5, a server that
    answers after 250 ms (an LLM answer takes seconds; 250 ms keeps the run short) and
    rejects past 5 in flight. With the Redis limiter (no retries, so any rejection shows): at
@@ -87,17 +88,23 @@ class _Handler(BaseHTTPRequestHandler):
             server.stats["max_in_flight"] = max(server.stats["max_in_flight"], server.in_flight)
             rejected = server.cap and server.in_flight > server.cap
             server.stats["rejected"] += int(bool(rejected))
+        # Out of the count once the answer is ready, before it is written. Counted until after
+        # the write, the count lagged: the client had its answer and gave its slot back, and
+        # the next request arrived before this thread decremented (6 counted in 2 of 10 runs
+        # while the clients' slot spans, timed in the workers, never overlapped more than 5).
+        status, body = (
+            429,
+            {"status": "error", "message": "Rate limit exceeded", "retry_after": 0.05},
+        )
         try:
-            if rejected:
-                body = {"status": "error", "message": "Rate limit exceeded", "retry_after": 0.05}
-                self._send(429, body)
-            else:
+            if not rejected:
                 if server.latency:
                     time.sleep(server.latency)
-                self._send(200, ANSWER)
+                status, body = 200, ANSWER
         finally:
             with server.lock:
                 server.in_flight -= 1
+        self._send(status, body)
 
 
 def serve(port: int, latency: float, cap: int) -> None:
@@ -350,12 +357,12 @@ def report(
         )
     checks = [
         (
-            f"sync overhead {over['sync request']['wall']:.3f} ms < 0.5 ms wall per request",
-            over["sync request"]["wall"] < 0.5,
+            f"sync overhead {over['sync request']['wall']:.3f} ms <= 1 ms wall per request",
+            over["sync request"]["wall"] <= 1.0,
         ),
         (
-            f"async overhead {over['async request']['wall']:.3f} ms < 0.5 ms wall per request",
-            over["async request"]["wall"] < 0.5,
+            f"async overhead {over['async request']['wall']:.3f} ms <= 1 ms wall per request",
+            over["async request"]["wall"] <= 1.0,
         ),
         (
             f"shared-limit throughput {shared['per_second'] / ideal:.2f} x >= 0.9 x of 5/latency",

@@ -55,6 +55,7 @@ CONFIG_FIELDS = (
     "in_flight_backend",
     "in_flight_lease",
     "in_flight_fallback",
+    "in_flight_retry_window",
     "in_flight_wait_timeout",
     "default_headers",
     "pricing",

@@ -88,13 +88,13 @@ class ChatModelsLab(Serialization, BaseChatModel, SamplingParams):
     if set, else this process), ``"local"``, ``"redis://host:6379/0"`` (every process and
     machine sharing that Redis), or a `modelslab_core.RedisLimiter` to share."""
     in_flight_lease: float | None = None
-    """Seconds a Redis lease lives unrenewed: a dead process's slots come back within it
-    (``None``: core default, 30 s)."""
+    """Seconds an unrenewed Redis lease lives: dead processes' slots return within it (30 s)."""
     in_flight_fallback: bool = False
     """Redis unreachable: cap in this process with a warning instead of raising."""
+    in_flight_retry_window: float | None = None
+    """Seconds a Redis command is retried after a connection error (2 s): a blip costs nothing."""
     in_flight_wait_timeout: float | None = None
-    """Longest wait for a free slot, then ``QueueFullError`` (``None``: core default, 600 s;
-    ``float("inf")``: no deadline)."""
+    """Longest wait for a slot, then ``QueueFullError`` (600 s; ``float("inf")``: no deadline)."""
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
     """Stop sequences (up to 4; ``stop_sequences`` on ``/v1/messages``)."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)

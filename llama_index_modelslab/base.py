@@ -106,7 +106,8 @@ class ModelsLab(StructuredOutputLLM):
         description="Where max_in_flight is counted: None (the Redis of MODELSLAB_IN_FLIGHT_URL "
         "if set, else this process), 'local', 'redis://host:6379/0' (every process sharing that "
         "Redis) or a modelslab_core.RedisLimiter; lease, fallback and wait deadline via "
-        "client_options (in_flight_lease, in_flight_fallback, in_flight_wait_timeout).",
+        "client_options (in_flight_lease, in_flight_fallback, in_flight_retry_window, "
+        "in_flight_wait_timeout).",
     )
     temperature: float | None = Field(default=DEFAULT_TEMPERATURE, ge=0.0, le=2.0)
     max_tokens: int | None = Field(default=None, gt=0, description="Most tokens to generate.")

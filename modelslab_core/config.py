@@ -54,7 +54,13 @@ class RetryPolicy(BaseModel):
 
 
 DEFAULT_WHEN_NONE = frozenset(
-    {"stream_chunk_timeout", "in_flight_lease", "in_flight_wait_timeout", "catalog_file"}
+    {
+        "stream_chunk_timeout",
+        "in_flight_lease",
+        "in_flight_retry_window",
+        "in_flight_wait_timeout",
+        "catalog_file",
+    }
 )
 """`ClientConfig.from_settings` fields where an adapter's ``None`` means "the default" (in a
 `ClientConfig` itself, ``None`` means "no timeout"/"no deadline" for some of them)."""
@@ -97,6 +103,10 @@ class ClientConfig(BaseModel):
     in_flight_fallback: bool = False
     """Redis unreachable: cap in this process with a warning, instead of raising
     `LimiterUnavailableError`."""
+    in_flight_retry_window: float = Field(default=2.0, ge=0, le=60)
+    """Seconds during which a Redis command that failed on a connection error or a timeout
+    is retried (with backoff), so a blip (a dropped connection, a quick Redis restart) costs no
+    request; Redis unreachable for longer is `LimiterUnavailableError` (or the fallback)."""
     in_flight_wait_timeout: float | None = Field(default=600.0, gt=0)
     """Longest wait for a slot, then `QueueFullError`; ``None`` (or infinity): no deadline."""
     default_headers: dict[str, str] = Field(default_factory=dict)

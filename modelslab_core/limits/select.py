@@ -27,7 +27,10 @@ def limiter_for(config: ClientConfig) -> InFlightLimiter:
     from .redis.limiter import shared_redis_limiter
 
     return shared_redis_limiter(
-        backend, lease=config.in_flight_lease, fallback=config.in_flight_fallback
+        backend,
+        lease=config.in_flight_lease,
+        fallback=config.in_flight_fallback,
+        retry_window=config.in_flight_retry_window,
     )
 
 

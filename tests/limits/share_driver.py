@@ -14,7 +14,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelslab_core import InFlightLimiter
 
 MODEL = "meta-llama-llama-3.2-3b-instruct"
 
@@ -25,7 +28,7 @@ class Job:
 
     base_url: str
     api_key: str
-    backend: str | None
+    backend: str | InFlightLimiter | None
     """``in_flight_backend`` (None: set ``MODELSLAB_IN_FLIGHT_URL`` to ``env_url`` instead)."""
     count: int
     tag: str
@@ -33,6 +36,7 @@ class Job:
     concurrency: int = 8
     fallback: bool = False
     lease: float = 30.0
+    retry_window: float = 2.0
 
 
 @dataclass
@@ -68,8 +72,13 @@ def build_models(job: Job) -> tuple[Any, Any]:
         in_flight_backend=job.backend,
         in_flight_fallback=job.fallback,
         in_flight_lease=job.lease,
+        in_flight_retry_window=job.retry_window,
     )
-    options = {"in_flight_fallback": job.fallback, "in_flight_lease": job.lease}
+    options = {
+        "in_flight_fallback": job.fallback,
+        "in_flight_lease": job.lease,
+        "in_flight_retry_window": job.retry_window,
+    }
     li = ModelsLab(
         api_key=job.api_key,
         api_base=job.base_url,

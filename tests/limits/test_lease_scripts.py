@@ -1,6 +1,7 @@
 """The lease logic itself: the Lua scripts on a real Redis against a small reference model.
 
-A hypothesis state machine interleaves acquires, polls, releases, renewals, crashes (a client
+A hypothesis state machine interleaves acquires, polls, releases, renewals, replays (a command
+sent again with the same id, as a client retrying after a lost reply does), crashes (a client
 that stops talking), clock jumps past lease and ticket expiry, and Redis restarts (data lost,
 clients remember the epoch). Every reply, every published grant and the whole state in Redis
 must match the model; invariants: never more live slots than a grant's limit allows, grants
@@ -84,6 +85,8 @@ class Model:
             self.published.append(head)
 
     def acquire(self, now: int, lease_id: str, limit: int) -> tuple[int, int]:
+        if lease_id in self.gone:  # released already: a late duplicate is never admitted
+            return 0, TTL
         if lease_id in self.leases:
             self.leases[lease_id] = now + TTL
             return 1, 0
@@ -120,6 +123,9 @@ class Model:
             if lease_id not in self.gone:
                 back += lease_id not in self.leases
                 self.leases[lease_id] = now + TTL
+                if lease_id in self.queue:
+                    self.queue.remove(lease_id)
+                self.due.pop(lease_id, None)
         return back
 
 
@@ -219,6 +225,35 @@ class LeaseMachine(RuleBasedStateMachine):
             del self.tickets[lease_id]
         self.released[who] += ids
 
+    @rule(data=st.data(), script=st.sampled_from(["acquire", "release", "renew"]))
+    def replay(self, data: st.DataObject, script: str) -> None:
+        """A command sent twice with the same id (live or released): the second changes nothing
+        the model does not (no second slot or ticket, no other id released, none revived)."""
+        known = sorted(self.tickets) + [i for who in CLIENTS for i in self.released[who]]
+        if not known:
+            return
+        lease_id = data.draw(st.sampled_from(known))
+        who = self.tickets.get(lease_id) or next(w for w in CLIENTS if lease_id in self.released[w])
+        if who not in self.alive:
+            return
+        args = [lease_id, int(lease_id[0])] if script == "acquire" else [lease_id]
+        before = len(self.model.published)
+        slots, queued = len(self.model.leases), len(self.model.queue)
+        for _ in range(2):
+            got = self.call(script, who, args)
+            if script == "acquire":
+                assert tuple(got) == self.model.acquire(self.now, lease_id, int(lease_id[0]))
+            elif script == "release":
+                assert got == [self.model.release(self.now, [lease_id])]
+            else:
+                assert got == [self.model.renew(self.now, [lease_id])]
+        self.check_published(before)
+        if script == "release" and lease_id in self.tickets:
+            del self.tickets[lease_id]
+            self.released[who].append(lease_id)
+        if script != "release" and lease_id in self.model.gone:
+            assert len(self.model.leases) <= slots and len(self.model.queue) <= queued
+
     @rule(who=st.sampled_from(CLIENTS))
     def renew_from_a_stale_snapshot(self, who: str) -> None:
         """A renewal that raced releases: it names ids given back meanwhile, never revived."""
@@ -310,3 +345,78 @@ def test_lease_scripts_match_the_model(prop_redis: redis.Redis) -> None:
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
+
+
+class Replays:
+    """The scripts called by hand on one account (the clock is Redis'), to replay commands."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.redis, self.keys = client, account_keys(prefix, "acct")
+        self.scripts = {
+            name: client.register_script(src)
+            for name, src in (("acquire", ACQUIRE), ("release", RELEASE), ("renew", RENEW))
+        }
+
+    def __call__(self, script: str, *args: Any) -> list[int]:
+        reply = self.scripts[script](keys=self.keys, args=[TTL * 30, "", CHANNEL, "", "e", *args])
+        return [int(x) for x in reply[1:]]
+
+    def leases(self) -> list[str]:
+        return sorted(x.decode() for x in self.redis.zrange(self.keys[0], 0, -1))
+
+    def queue(self) -> list[str]:
+        return [x.decode() for x in self.redis.zrange(self.keys[1], 0, -1)]
+
+
+@pytest.fixture
+def replays(redis_server: RedisServer, account: str) -> Iterator[Replays]:
+    client = redis.Redis.from_url(redis_server.url)
+    yield Replays(client, account)
+    client.close()
+
+
+def test_an_acquire_sent_twice_takes_one_slot(replays: Replays) -> None:
+    assert replays("acquire", "2:a", 2) == [1, 0]
+    assert replays("acquire", "2:a", 2) == [1, 0]  # its reply was lost: the same slot again
+    assert replays.leases() == ["2:a"]
+    assert replays("acquire", "2:b", 2) == [1, 0]  # the second slot is still free
+    assert replays("acquire", "2:c", 2)[0] == 0
+
+
+def test_a_queued_acquire_sent_twice_keeps_one_ticket(replays: Replays) -> None:
+    assert replays("acquire", "1:a", 1) == [1, 0]
+    seq = replays.keys[3]
+    for _ in range(2):
+        assert replays("acquire", "1:b", 1)[0] == 0
+    assert replays.queue() == ["1:b"] and replays.redis.get(seq) == b"1"  # one ticket, one number
+    assert replays("acquire", "1:c", 1)[0] == 0
+    assert replays.queue() == ["1:b", "1:c"]  # b keeps its place
+
+
+def test_a_release_sent_twice_frees_only_its_own_slot(replays: Replays) -> None:
+    assert replays("acquire", "1:a", 1) == [1, 0]
+    assert replays("release", "1:a") == [1]
+    assert replays("acquire", "1:b", 1) == [1, 0]
+    assert replays("release", "1:a") == [0]  # the replay: b's slot stays taken
+    assert replays.leases() == ["1:b"]
+    assert replays("acquire", "1:c", 1)[0] == 0
+
+
+def test_an_acquire_replayed_after_its_release_is_not_admitted(replays: Replays) -> None:
+    """A duplicate that reaches Redis late (after the caller gave the slot back) takes nothing."""
+    for lease_id in ("1:a", "1:q"):
+        replays("acquire", lease_id, 1)
+        replays("release", lease_id)
+    assert replays("acquire", "1:a", 1)[0] == 0
+    assert replays("acquire", "1:q", 1)[0] == 0
+    assert replays.leases() == [] and replays.queue() == []
+    assert replays("acquire", "1:b", 1) == [1, 0]
+
+
+def test_a_renewal_sent_twice_is_one_renewal(replays: Replays) -> None:
+    replays("acquire", "2:a", 2)
+    assert replays("renew", "2:a", "2:lost") == [1]  # 2:lost was missing: registered again
+    assert replays("renew", "2:a", "2:lost") == [0]
+    assert replays.leases() == ["2:a", "2:lost"]
+    replays("release", "2:a")
+    assert replays("renew", "2:a") == [0] and replays.leases() == ["2:lost"]

@@ -158,11 +158,11 @@ def free_port() -> int:
 
 
 @pytest.mark.parametrize("mode", ["thread", "task"])
-def test_an_unreachable_redis_is_a_typed_error_at_once(
+def test_an_unreachable_redis_is_a_typed_error_after_the_retry_window(
     account: str, made: list[RedisLimiter], mode: str
 ) -> None:
     url = f"redis://:s3cret-pw@127.0.0.1:{free_port()}/0"  # nothing listens there
-    limiter = process(made, url)
+    limiter = process(made, url, retry_window=0.5)
 
     async def enter() -> None:
         async with limiter.slot(account, 5):
@@ -175,7 +175,7 @@ def test_an_unreachable_redis_is_a_typed_error_at_once(
                 pass
         else:
             asyncio.run(enter())
-    assert time.monotonic() - started < 3
+    assert 0.5 <= time.monotonic() - started < 2  # retried for the window, then gave up
     assert "s3cret-pw" not in str(info.value) and "in_flight_fallback" in str(info.value)
     assert limiter._local.in_flight(account) == 0  # the in-process slot was given back
 
@@ -190,7 +190,7 @@ def test_a_redis_that_never_answers_is_a_typed_error_not_a_hang(
         started = time.monotonic()
         with pytest.raises(LimiterUnavailableError), limiter.slot(account, 5):
             pass
-        assert time.monotonic() - started < 10  # socket timeouts, one retry
+        assert time.monotonic() - started < 6  # a socket timeout (2 s) ends the retry window
 
 
 def test_after_a_restart_running_requests_register_again_before_newcomers(

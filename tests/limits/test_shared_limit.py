@@ -185,12 +185,15 @@ def test_a_killed_process_gives_its_slots_back_within_the_lease(ctx: Any, redis_
 def run_through_outage(
     redis_server: RedisServer, srv: StandIn, *, fallback: bool
 ) -> tuple[list[tuple[float, float, str]], float, tuple[float, float]]:
-    """8 threads ask in a loop; Redis stops after 1 s and comes back (empty) after 2 s.
+    """8 threads ask in a loop; Redis stops after 1 s and comes back (empty) after 2 s: an
+    outage longer than the clients' retry window (0.3 s), so calls do see it.
 
     Returns every call as (start, end, outcome), when Redis went down, and when its restart
     began and when it answered again.
     """
-    job = Job(srv.base_url, KEY, redis_server.url, 0, "o", fallback=fallback, lease=1.0)
+    job = Job(
+        srv.base_url, KEY, redis_server.url, 0, "o", fallback=fallback, lease=1.0, retry_window=0.3
+    )
     calls: list[tuple[float, float, str]] = []
     stop = threading.Event()
     models = [build_models(job) for _ in range(8)]  # before the clock starts: imports are slow

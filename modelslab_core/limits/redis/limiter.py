@@ -1,6 +1,6 @@
 """`RedisLimiter`: one account's in-flight limit shared by every process that shares a Redis.
 
-A small Lua-scripted lease semaphore (`_redis_scripts`) on redis-py:
+A small Lua-scripted lease semaphore (`scripts`) on redis-py (and nothing else: `io`):
 
 - a slot is a *lease* in a sorted set, scored by its expiry on the Redis clock; this process
   renews its leases while the requests run (`Renewer`), so a process that dies loses its
@@ -10,9 +10,11 @@ A small Lua-scripted lease semaphore (`_redis_scripts`) on redis-py:
   wakes exactly that waiter (`WakeListener`). Waiters also ask again when the oldest lease
   would expire and every third of the lease time (which keeps their ticket alive): a safety
   net, never the way slots move;
-- a wait has a deadline (`QueueFullError`); Redis unreachable is `LimiterUnavailableError`
-  at once, or, with ``fallback=True``, a slot of the in-process cap and a warning
-  (`InFlightFallbackWarning`); such slots are registered in Redis once it is back.
+- every Redis command is retried on connection errors and timeouts for ``retry_window``
+  seconds (the scripts are idempotent by lease id, so a retry never takes a second slot);
+- a wait has a deadline (`QueueFullError`); Redis unreachable for longer than the retry window
+  is `LimiterUnavailableError`, or, with ``fallback=True``, a slot of the in-process cap and a
+  warning (`InFlightFallbackWarning`); such slots are registered in Redis once it is back.
 
 Acquire and release are written once, as `Steps`, for threads and tasks alike.
 """
@@ -35,7 +37,7 @@ from ..base import InFlightLimiter, NewWaiter, queue_full
 from ..local import LocalLimiter, process_limiter
 from ..waiting import Park, Steps, Waiter, deadline_after, seconds_left
 from .background import Renewer, WakeListener
-from .io import Eval, RedisIO, redis_errors
+from .io import DEFAULT_RETRY_WINDOW, Eval, RedisIO, redis_errors
 from .scripts import DEFAULT_PREFIX, account_keys, redact_url, wake_channel
 
 __all__ = ["InFlightFallbackWarning", "RedisLimiter", "shared_redis_limiter"]
@@ -78,6 +80,8 @@ class RedisLimiter(InFlightLimiter):
         url: ``redis://[:password@]host:6379/0``, ``rediss://...`` or ``unix:///path``.
         lease: seconds a lease lives unrenewed: slots of a dead process come back within it.
         fallback: Redis unreachable: cap in this process with a warning instead of raising.
+        retry_window: seconds during which a Redis command that failed on a connection error
+            or a timeout is retried (with backoff): a blip costs no request. 0: no retry.
         prefix: the Redis key prefix (accounts are keyed by a hash of key and base URL).
         redis_options: extra keyword arguments for ``redis.Redis.from_url``.
         local: the in-process limiter that also counts this process's slots, and caps them
@@ -97,13 +101,17 @@ class RedisLimiter(InFlightLimiter):
         prefix: str = DEFAULT_PREFIX,
         redis_options: dict[str, Any] | None = None,
         local: LocalLimiter | None = None,
+        retry_window: float = DEFAULT_RETRY_WINDOW,
     ) -> None:
         super().__init__()
         if not lease > 0:
             raise ValueError(f"lease must be positive, got {lease!r}")
+        if not 0 <= retry_window < float("inf"):
+            raise ValueError(f"retry_window must be 0 or more seconds, got {retry_window!r}")
         self.url, self.lease, self.fallback, self.prefix = url, float(lease), fallback, prefix
         self.redis_options = dict(redis_options or {})
-        self._io = RedisIO(url, self.redis_options)
+        self.retry_window = float(retry_window)
+        self._io = RedisIO(url, self.redis_options, self.retry_window)
         self._lease_ms = max(int(self.lease * 1000), 1)
         self._check_every = self.lease / 3
         self._channel = wake_channel(prefix)
@@ -125,7 +133,7 @@ class RedisLimiter(InFlightLimiter):
 
     def __reduce__(self) -> tuple[Any, ...]:
         settings = (self.url, self.lease, self.fallback, self.prefix, self.redis_options)
-        return (_unpickle, settings)
+        return (_unpickle, (*settings, self.retry_window))
 
     def close(self) -> None:
         """Stop the background threads and close the blocking connections."""
@@ -311,24 +319,41 @@ def shared_redis_limiter(
     fallback: bool = False,
     prefix: str = DEFAULT_PREFIX,
     redis_options: dict[str, Any] | None = None,
+    retry_window: float = DEFAULT_RETRY_WINDOW,
 ) -> RedisLimiter:
     """The process-wide `RedisLimiter` with these settings (created on first use)."""
     options = dict(redis_options or {})
-    key = (url, float(lease), fallback, prefix, repr(sorted(options.items())))
+    settings = (float(lease), fallback, prefix, float(retry_window))
+    key = (url, *settings, repr(sorted(options.items())))
     with _SHARED_LOCK:
         limiter = _SHARED.get(key)
         if limiter is None:
             limiter = _SHARED[key] = RedisLimiter(
-                url, lease=lease, fallback=fallback, prefix=prefix, redis_options=options
+                url,
+                lease=lease,
+                fallback=fallback,
+                prefix=prefix,
+                redis_options=options,
+                retry_window=retry_window,
             )
         return limiter
 
 
 def _unpickle(
-    url: str, lease: float, fallback: bool, prefix: str, options: dict[str, Any]
+    url: str,
+    lease: float,
+    fallback: bool,
+    prefix: str,
+    options: dict[str, Any],
+    retry_window: float,
 ) -> RedisLimiter:
     return shared_redis_limiter(
-        url, lease=lease, fallback=fallback, prefix=prefix, redis_options=options
+        url,
+        lease=lease,
+        fallback=fallback,
+        prefix=prefix,
+        redis_options=options,
+        retry_window=retry_window,
     )
 
 

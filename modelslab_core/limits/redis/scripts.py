@@ -20,6 +20,12 @@ dead tickets are purged first, then ``grant()`` hands free slots to the head of 
 Restarts: a caller passes the epoch it saw last. A Redis that lost its data has none; the
 first caller that *knew* one sets the fence for one lease time, so the processes still running
 requests re-register their leases (``RENEW`` adds missing ids) before anyone new is admitted.
+
+Every script is idempotent by id, so a command whose reply was lost can be sent again (the
+client retries on connection errors): ``ACQUIRE`` of an id that holds a slot or a ticket
+keeps it (no second slot, no second ticket), and an id released already (in ``gone``) is
+never admitted again, so a late duplicate cannot revive it; ``RELEASE`` removes only the ids
+it names; ``RENEW`` upserts (a renewed id leaves the queue; released ids are skipped). Only counters in the replies may differ.
 """
 
 from __future__ import annotations
@@ -133,6 +139,7 @@ ACQUIRE = (
     + """
 -- ARGV[6] id, ARGV[7] limit -> {epoch, 1 granted | 0 queued, ms until worth asking again}
 local id, limit = ARGV[6], tonumber(ARGV[7])
+if redis.call('ZSCORE', gone, id) then return {epoch, 0, ttl} end  -- a late duplicate
 if redis.call('ZSCORE', leases, id) then
   redis.call('ZADD', leases, now + ttl, id)
   touch()
@@ -183,10 +190,13 @@ RENEW = (
     _PRELUDE
     + """
 -- ARGV[6..] ids of running requests -> {epoch, how many were missing and are back}
+-- (a running request's id may still have a ticket: queued by an acquire whose reply was lost)
 local back = 0
 for i = 6, #ARGV do
   if not redis.call('ZSCORE', gone, ARGV[i]) then
     back = back + redis.call('ZADD', leases, now + ttl, ARGV[i])
+    redis.call('ZREM', queue, ARGV[i])
+    redis.call('ZREM', due, ARGV[i])
   end
 end
 touch()
