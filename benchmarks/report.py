@@ -190,27 +190,12 @@ def check_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
                 2.0,
             )
         )
-        for sc in ("stream", "astream"):
-            t.append(
-                _target(
-                    f"{ours} {sc} chunks/s vs {peer}",
-                    _ratio(s, ours, f"{sc}.chunks_per_cpu_s", "vs_peer"),
-                    ">=",
-                    4.0,
-                )
-            )
-            t.append(
-                _target(
-                    f"{ours} {sc} chunks/s vs raw httpx",
-                    _ratio(s, ours, f"{sc}.chunks_per_cpu_s", "vs_raw"),
-                    ">=",
-                    0.5,
-                )
-            )
+        t.extend(_stream_targets(s, ours, peer))
         r = _ratio(s, ours, "tool.cpu_ms", "vs_peer")
         t.append(
             _target(f"{ours} tool-call stream speed-up vs {peer}", 1 / r if r else None, ">=", 2.0)
         )
+    t.extend(_stream_targets(s, "ChatModelsLab+budget", "ChatOpenAI"))
     for ours in ("ChatModelsLab", "ChatModelsLab-anthropic"):
         t.append(
             _target(
@@ -224,7 +209,13 @@ def check_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
         base = (s.get("ChatOpenAI", {}).get("abatch.req_per_cpu_s") or {}).get("stats")
         val = own["median"] / base["median"] if own and base else None
         t.append(_target(f"{ours} abatch (aiohttp) req/s vs ChatOpenAI (httpx)", val, ">=", 5.0))
-    for ours in ("ChatModelsLab", "ChatModelsLab-anthropic", "ModelsLab", "ModelsLab-anthropic"):
+    for ours in (
+        "ChatModelsLab",
+        "ChatModelsLab+budget",
+        "ChatModelsLab-anthropic",
+        "ModelsLab",
+        "ModelsLab-anthropic",
+    ):
         worst = None
         for sc in ("stream", "astream", "tool"):
             st = (s.get(ours, {}).get(f"{sc}.new_conns_per_op") or {}).get("stats")
@@ -236,6 +227,22 @@ def check_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     t.extend(_encoding_targets(res.get("encoding", {})))
     frac = res.get("server", {}).get("max_server_cpu_frac")
     t.append(_target("fake server busy fraction (max over windows)", frac, "<=", 0.5))
+    return t
+
+
+def _stream_targets(s: dict[str, Any], ours: str, peer: str) -> list[dict[str, Any]]:
+    """Chunks per CPU-second of ``stream`` and ``astream``: >= 4x the peer, >= 0.5x raw httpx."""
+    t = []
+    for sc in ("stream", "astream"):
+        rate = f"{sc}.chunks_per_cpu_s"
+        t.append(
+            _target(f"{ours} {sc} chunks/s vs {peer}", _ratio(s, ours, rate, "vs_peer"), ">=", 4.0)
+        )
+        t.append(
+            _target(
+                f"{ours} {sc} chunks/s vs raw httpx", _ratio(s, ours, rate, "vs_raw"), ">=", 0.5
+            )
+        )
     return t
 
 

@@ -34,6 +34,7 @@ CLIENTS = [
     "ChatOpenAI",
     "OpenAILike",
     "ChatModelsLab",
+    "ChatModelsLab+budget",
     "ChatModelsLab-anthropic",
     "ModelsLab",
     "ModelsLab-anthropic",

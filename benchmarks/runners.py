@@ -290,6 +290,52 @@ class LangChainRunner(Runner):
         return str(self.model("bench-call").invoke(history).content)
 
 
+class BudgetedRunner(LangChainRunner):
+    """A LangChain runner with a budget open around every operation, the way a user caps
+    spend (``with get_modelslab_callback(budget=...) as cb:``); each block must have counted
+    the answers it ran (else the budget measured nothing)."""
+
+    def __init__(self, name: str, make: Callable[[str, bool], Any], budget: Any) -> None:
+        super().__init__(name, make)
+        self.budget = budget
+
+    @contextlib.contextmanager
+    def _open(self, answers: int = 1) -> Iterator[None]:
+        with self.budget() as cb:
+            yield
+        if cb.successful_requests < answers or not cb.total_cost > 0:
+            raise AssertionError(f"the budget counted {cb!r}, want {answers} priced answers")
+
+    def call(self) -> str:
+        with self._open():
+            return super().call()
+
+    async def acall(self) -> str:
+        with self._open():
+            return await super().acall()
+
+    def stream(self, model: str) -> Iterator[str]:
+        with self._open():
+            yield from super().stream(model)
+
+    async def astream(self, model: str, aiohttp: bool = False) -> AsyncIterator[str]:
+        with self._open():
+            async for piece in super().astream(model, aiohttp):
+                yield piece
+
+    def tool(self) -> dict[str, Any]:
+        with self._open():
+            return super().tool()
+
+    async def abatch(self, n: int, concurrency: int, aiohttp: bool) -> list[str]:
+        with self._open(n):
+            return await super().abatch(n, concurrency, aiohttp)
+
+    def call_history(self, history: Any) -> str:
+        with self._open():
+            return super().call_history(history)
+
+
 def get_weather(location: str, unit: str, days: int, include_hourly: bool, notes: str) -> str:
     """Get the weather forecast for a place."""
     return f"{location}: sunny"
@@ -363,14 +409,17 @@ def _chat_openai(base: str) -> Runner:
     return LangChainRunner("ChatOpenAI", make)
 
 
-def _chat_modelslab(base: str, dialect: str) -> Runner:
+def _chat_modelslab(base: str, dialect: str, budget: bool = False) -> Runner:
     try:
-        from langchain_modelslab import ChatModelsLab
+        from langchain_modelslab import ChatModelsLab, get_modelslab_callback
+        from modelslab_core import ModelPricing
     except ImportError as exc:
         raise SkipClient(f"langchain_modelslab.ChatModelsLab not importable: {exc}") from exc
 
     def make(model: str, aiohttp: bool) -> Any:
         extra = {aiohttp_param(ChatModelsLab): aiohttp_client()} if aiohttp else {}
+        if budget:  # a budget needs the model's price and a bound on the answer's length
+            extra |= {"pricing": ModelPricing.per_million("0.05", "0.35"), "max_tokens": 1024}
         return ChatModelsLab(
             model=model,
             base_url=base,
@@ -382,6 +431,10 @@ def _chat_modelslab(base: str, dialect: str) -> Runner:
         )
 
     suffix = "" if dialect == "openai" else "-anthropic"
+    if budget:
+        return BudgetedRunner(
+            f"ChatModelsLab{suffix}+budget", make, lambda: get_modelslab_callback(budget="1000")
+        )
     return LangChainRunner("ChatModelsLab" + suffix, make)
 
 
@@ -432,6 +485,7 @@ RUNNERS: dict[str, Callable[[str], Runner]] = {
     "ChatOpenAI": _chat_openai,
     "ChatModelsLab": lambda base: _chat_modelslab(base, "openai"),
     "ChatModelsLab-anthropic": lambda base: _chat_modelslab(base, "anthropic"),
+    "ChatModelsLab+budget": lambda base: _chat_modelslab(base, "openai", budget=True),
     "OpenAILike": _openai_like,
     "ModelsLab": lambda base: _modelslab(base, "openai"),
     "ModelsLab-anthropic": lambda base: _modelslab(base, "anthropic"),

@@ -138,9 +138,12 @@ class ChunkFinisher:
         self, chunks: Iterator[AIMessageChunk | ChatGenerationChunk]
     ) -> Iterator[AIMessageChunk]:
         """Every chunk of a stream finished, then the closing chunk if one is due."""
-        last = None
+        last, v0 = None, not self._v1
         for chunk in chunks:
-            last = self._finish_any(chunk)
+            if v0 and type(chunk) is AIMessageChunk and chunk.id is not None:
+                last = chunk  # the common chunk: nothing to do
+            else:
+                last = self._finish_any(chunk)
             yield last
         yield from self._end(last)
 
@@ -148,9 +151,12 @@ class ChunkFinisher:
         self, chunks: AsyncIterator[AIMessageChunk | ChatGenerationChunk]
     ) -> AsyncIterator[AIMessageChunk]:
         """Async twin of `all`."""
-        last = None
+        last, v0 = None, not self._v1
         async for chunk in chunks:
-            last = self._finish_any(chunk)
+            if v0 and type(chunk) is AIMessageChunk and chunk.id is not None:
+                last = chunk  # the common chunk: nothing to do
+            else:
+                last = self._finish_any(chunk)
             yield last
         for closing in self._end(last):
             yield closing

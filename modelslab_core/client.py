@@ -163,7 +163,7 @@ class _ClientBase(Generic[_H]):
 
         def new() -> EventHandler[StreamDelta]:
             state = codec.new_stream_state()
-            return lambda event, data: codec.decode_event(state, event, data)
+            return functools.partial(codec.decode_event, state)  # a C-level call per event
 
         return new
 

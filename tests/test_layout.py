@@ -26,6 +26,7 @@ PACKAGES = ("modelslab_core", "langchain_modelslab", "llama_index_modelslab")
 SOURCES = sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
 FAST_PATHS = (
     "langchain_modelslab._fast_path",
+    "langchain_modelslab._chunks",
     "llama_index_modelslab._fast_path",
     "modelslab_core.construct",
 )
