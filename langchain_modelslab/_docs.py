@@ -1,14 +1,8 @@
-"""The class docstring of `ChatModelsLab` (kept here so the model module stays short).
-
-Every ``python`` block below runs in ``tests/langchain/test_docs.py`` against the stand-in
-server (``MODELSLAB_BASE_URL`` and ``MODELSLAB_API_KEY`` pointed at it).
-"""
-
-from __future__ import annotations
-
-__all__ = ["CHAT_MODELSLAB_DOC"]
-
-CHAT_MODELSLAB_DOC = '''ModelsLab chat model (``/chat/completions`` or ``/v1/messages``).
+# The class docstring of `ChatModelsLab`, kept in this module's docstring so the model module
+# stays short. Each ``python`` block runs as written (own imports, env-configured model) in
+# tests/docs/test_examples.py: pytest-examples finds it in this file and runs it against the
+# stand-in with only MODELSLAB_API_KEY and MODELSLAB_BASE_URL set.
+"""ModelsLab chat model (``/chat/completions`` or ``/v1/messages``).
 
 Setup:
     Install ``modelslab-integrations`` with the LangChain extra and set your key:
@@ -62,37 +56,46 @@ Instantiate:
 
 Invoke:
     ```python
+    from langchain_modelslab import ChatModelsLab
+
+    model = ChatModelsLab(model="meta-llama-llama-3.2-3b-instruct")
     messages = [
         ("system", "You are a helpful translator. Translate the user sentence to French."),
         ("human", "I love programming."),
     ]
     answer = model.invoke(messages)
     print(answer.content)
-    print(answer.response_metadata["finish_reason"], answer.response_metadata["model_name"])
+    print(answer.response_metadata["finish_reason"])  # "stop"
     ```
 
 Stream:
     ```python
-    for chunk in model.stream(messages):
+    from langchain_modelslab import ChatModelsLab
+
+    model = ChatModelsLab(model="meta-llama-llama-3.2-3b-instruct")
+    for chunk in model.stream("Translate to French: I love programming."):
         print(chunk.text, end="", flush=True)
 
-    full = None
-    for chunk in model.stream(messages):
+    full = None  # chunks add up to one message, usage included
+    for chunk in model.stream("Translate to French: I love programming."):
         full = chunk if full is None else full + chunk
-    print(full.content, full.usage_metadata)
+    print(full.usage_metadata)
     ```
 
 Async:
     ```python
     import asyncio
 
+    from langchain_modelslab import ChatModelsLab
+
 
     async def main() -> None:
-        answer = await model.ainvoke(messages)
+        model = ChatModelsLab(model="meta-llama-llama-3.2-3b-instruct")
+        answer = await model.ainvoke("Translate to French: I love programming.")
         print(answer.content)
-        async for chunk in model.astream(messages):
+        async for chunk in model.astream("Translate to French: I love coffee."):
             print(chunk.text, end="")
-        answers = await model.abatch([messages, messages])
+        answers = await model.abatch(["Hello", "Bonjour"])
         print(len(answers))
 
 
@@ -103,26 +106,29 @@ Tool calling:
     ```python
     from pydantic import BaseModel, Field
 
+    from langchain_modelslab import ChatModelsLab
+
 
     class GetWeather(BaseModel):
-        """Get the current weather in a given location."""
+        '''Get the current weather in a given location.'''
 
         location: str = Field(..., description="The city and state, e.g. San Francisco, CA")
 
 
     class GetPopulation(BaseModel):
-        """Get the current population in a given location."""
+        '''Get the current population in a given location.'''
 
         location: str = Field(..., description="The city and state, e.g. San Francisco, CA")
 
 
+    model = ChatModelsLab(model="meta-llama-llama-3.2-3b-instruct")
     model_with_tools = model.bind_tools([GetWeather, GetPopulation])
     ai_msg = model_with_tools.invoke("Which city is bigger today: LA or NY? Use GetPopulation.")
     print(ai_msg.tool_calls)  # [{"name": "GetPopulation", "args": {...}, "id": "...", ...}]
 
     # tool_choice: "auto", "none", "any"/"required"/True, a tool name, or a dict
     forced = model.bind_tools([GetWeather], tool_choice="GetWeather")
-    print(forced.invoke("Weather in Paris?").tool_calls[0]["name"])
+    print(forced.invoke("Weather in Paris?").tool_calls[0]["name"])  # "GetWeather"
     ```
 
     Arguments that are not a JSON object (e.g. cut off: ``{"city": "Par``) are reported in
@@ -134,45 +140,55 @@ Tool calling:
 
 Structured output:
     ```python
-    from typing import Optional
+    from pydantic import BaseModel, Field
+
+    from langchain_modelslab import ChatModelsLab
 
 
     class Joke(BaseModel):
-        """Joke to tell user."""
+        '''Joke to tell user.'''
 
         setup: str = Field(description="The setup of the joke")
         punchline: str = Field(description="The punchline to the joke")
-        rating: Optional[int] = Field(default=None, description="How funny, from 1 to 10")
+        rating: int | None = Field(default=None, description="How funny, from 1 to 10")
 
 
+    model = ChatModelsLab(model="meta-llama-llama-3.2-3b-instruct")
     structured = model.with_structured_output(Joke)  # method="function_calling" by default
-    joke = structured.invoke("Tell me a joke about cats")
-    print(joke)
+    print(structured.invoke("Tell me a joke about cats"))  # a Joke
 
     # also method="json_mode" (describe the keys in the prompt) and method="json_schema";
     # include_raw=True returns {"raw", "parsed", "parsing_error"}; streaming yields partials
-    for partial in model.with_structured_output(Joke, method="json_mode").stream(
-        "Tell me a joke about cats as JSON with keys setup, punchline and rating"
-    ):
+    json_mode = model.with_structured_output(Joke, method="json_mode")
+    for partial in json_mode.stream("A joke about cats as JSON with keys setup and punchline"):
         print(partial)
     ```
 
 Token usage:
     ```python
-    answer = model.invoke(messages)
+    from langchain_modelslab import ChatModelsLab
+
+    model = ChatModelsLab(model="meta-llama-llama-3.2-3b-instruct")
+    answer = model.invoke("Hello")
     print(answer.usage_metadata)  # {"input_tokens": ..., "output_tokens": ..., "total_tokens": ...}
     print(model.get_num_tokens_from_messages([("human", "How many tokens is this?")]))
     ```
 
 Response metadata:
     ```python
-    answer = model.invoke(messages)
+    from langchain_modelslab import ChatModelsLab
+
+    model = ChatModelsLab(model="meta-llama-llama-3.2-3b-instruct")
+    answer = model.invoke("Hello")
     print(answer.response_metadata)
-    # {"model_provider": "modelslab", "finish_reason": "stop", "model_name": "...", "id": "gen-..."}
+    # {"model_provider": "modelslab", "finish_reason": "stop", "model_name": "...", "id": "..."}
     ```
 
 List models:
     ```python
+    from langchain_modelslab import ChatModelsLab
+
+    model = ChatModelsLab(model="meta-llama-llama-3.2-3b-instruct")
     print([m.id for m in model.list_models()])
     ```
 
@@ -184,10 +200,19 @@ Errors:
     ```python
     from langchain_core.exceptions import ModelRateLimitError
 
+    from langchain_modelslab import ChatModelsLab
+
+    model = ChatModelsLab(model="meta-llama-llama-3.2-3b-instruct")
     resilient = model.with_fallbacks(
         [ChatModelsLab(model="meta-llama-llama-3.1-8b-instruct")],
         exceptions_to_handle=(ModelRateLimitError,),
     )
     print(resilient.invoke("Hello").content)
     ```
-'''
+"""
+
+from __future__ import annotations
+
+__all__ = ["CHAT_MODELSLAB_DOC"]
+
+CHAT_MODELSLAB_DOC: str | None = __doc__  # None under python -OO, like any docstring

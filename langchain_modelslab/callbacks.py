@@ -1,8 +1,13 @@
 """Totals and budgets over a block of LangChain code: `get_modelslab_callback`.
 
->>> with get_modelslab_callback(budget="0.05") as cb:     # doctest: +SKIP
-...     agent.invoke({"messages": [...]})
->>> cb.total_cost, cb.usage_metadata                       # doctest: +SKIP
+```python
+from langchain_modelslab import ChatModelsLab, get_modelslab_callback
+
+model = ChatModelsLab(model="meta-llama-llama-3.2-3b-instruct")
+with get_modelslab_callback(budget="0.05") as cb:
+    model.invoke("Hello")  # or an agent, a batch, a stream...
+print(cb.total_cost, cb.usage_metadata)
+```
 
 In the spirit of ``get_openai_callback`` (the same attribute names) and
 ``get_usage_metadata_callback`` (``usage_metadata`` per model), but counted by the core client

@@ -1,8 +1,13 @@
 """Totals and budgets over a block of LlamaIndex code: `track_costs`.
 
->>> with track_costs(budget="0.05") as costs:             # doctest: +SKIP
-...     await FunctionAgent(tools=[...], llm=llm).run("...")
->>> costs.total_cost, costs.total_llm_token_count           # doctest: +SKIP
+```python
+from llama_index_modelslab import ModelsLab, track_costs
+
+llm = ModelsLab(model="meta-llama-llama-3.2-3b-instruct")
+with track_costs(budget="0.05") as costs:
+    llm.complete("Hello")  # or a FunctionAgent run, a stream...
+print(costs.total_cost, costs.total_llm_token_count)
+```
 
 The counts have the names of LlamaIndex's ``TokenCountingHandler`` (``prompt_llm_token_count``,
 ``completion_llm_token_count``, ``total_llm_token_count``) plus the exact cost, per model too.

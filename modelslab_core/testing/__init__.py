@@ -1,9 +1,17 @@
 """A local stand-in for ModelsLab's LLM API, for testing apps offline.
 
->>> from modelslab_core.testing import StandIn, Fault
->>> with StandIn(api_key="test-key") as srv:           # doctest: +SKIP
-...     srv.enqueue(Fault.status(429))
-...     ...  # point your client at srv.base_url with api key "test-key"
+```python
+from langchain_modelslab import ChatModelsLab
+from modelslab_core.testing import Fault, StandIn
+
+with StandIn(api_key="test-key") as srv:
+    srv.enqueue(Fault.status(429, retry_after=0.1))  # the next request is rate limited
+    llm = ChatModelsLab(base_url=srv.base_url, api_key="test-key")
+    print(llm.invoke("Say hello").text)  # retried, then answered
+    #> hello
+    print(len(srv.requests), srv.requests[-1].path)
+    #> 2 /api/v7/llm/chat/completions
+```
 
 Routes (under ``/api/v7/llm``): ``POST /chat/completions`` (OpenAI shape),
 ``POST /v1/messages`` and ``POST /v1/messages/count_tokens`` (Anthropic shape),

@@ -4,10 +4,20 @@
 are keyed by index: id and name are set once, arguments are appended and parsed at the end
 (empty -> ``{}``, unparseable -> ``ToolCall.parse_error``, see `modelslab_core.tool_calls`).
 
->>> acc = StreamAccumulator()
->>> for d in deltas:            # doctest: +SKIP
-...     acc.add(d)
->>> acc.result()                # doctest: +SKIP
+```python
+from modelslab_core import StreamAccumulator, StreamDelta, Usage
+
+acc = StreamAccumulator()
+for delta in (
+    StreamDelta(text="Bon", model="m"),
+    StreamDelta(text="jour", finish_reason="stop"),
+    StreamDelta(usage=Usage(input_tokens=3, output_tokens=2, total_tokens=5)),
+):
+    acc.add(delta)
+result = acc.result()
+print(result.text, result.finish_reason, result.usage.total_tokens)
+#> Bonjour stop 5
+```
 """
 
 from __future__ import annotations

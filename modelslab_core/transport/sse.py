@@ -1,14 +1,18 @@
-"""A pure, incremental Server-Sent Events decoder (no I/O).
+r"""A pure, incremental Server-Sent Events decoder (no I/O).
 
 The line rules follow the WHATWG spec and httpx-sse's ``SSEDecoder`` (which openai-python and
 anthropic-sdk-python vendor): lines end in CR, LF or CRLF (a chunk may end between the CR and
 the LF), comment lines (``: OPENROUTER PROCESSING``) are ignored, several ``data`` lines join with
-``\\n``, and U+2028/U+2029 are *not* line breaks. Bytes are split on newlines with
+``\n``, and U+2028/U+2029 are *not* line breaks. Bytes are split on newlines with
 ``bytes.splitlines`` (which knows only CR, LF and CRLF), never walked byte by byte.
 
->>> d = SSEDecoder()
->>> d.feed(b"event: ping\\ndata: {}\\n\\n: keep-alive\\n")
-[ServerSentEvent(event='ping', data='{}', id=None, retry=None)]
+```python
+from modelslab_core.transport.sse import SSEDecoder
+
+decoder = SSEDecoder()
+print(decoder.feed(b"event: ping\ndata: {}\n\n: keep-alive\n"))
+#> [ServerSentEvent(event='ping', data='{}', id=None, retry=None)]
+```
 """
 
 from __future__ import annotations

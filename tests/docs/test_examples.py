@@ -1,4 +1,5 @@
-"""Every Python example in the README and in ``docs/`` runs as written against the stand-in.
+"""Every Python example in the README, in ``docs/`` and in the packages' docstrings (the API
+reference) runs as written against the stand-in.
 
 Each example is linted (ruff: no undefined names) and run by pytest-examples with only
 ``MODELSLAB_API_KEY`` and ``MODELSLAB_BASE_URL`` set, pointed at the stand-in; an example that
@@ -9,9 +10,7 @@ output (``#>`` lines after a ``print``) must print exactly that: every print of 
 
 from __future__ import annotations
 
-import re
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,29 +20,19 @@ from pytest_examples import CodeExample, EvalExample, find_examples
 from modelslab_core.testing import RedisServer, StandIn
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = (ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "docs")
+PAGES = (ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "docs")
+# The packages' docstrings (the API reference renders them): pytest-examples finds the code
+# blocks of every ``"""`` docstring of their .py files, e.g. the class docstrings of
+# `ChatModelsLab` and `ModelsLab`, which are the module docstrings of their ``_docs.py``.
+PACKAGES = (ROOT / "langchain_modelslab", ROOT / "llama_index_modelslab", ROOT / "modelslab_core")
 EXAMPLES = [
     e
-    for e in find_examples(*SOURCES)
-    if e.path.suffix == ".md" and e.prefix.split()[0] in ("py", "python")
+    for e in [
+        *(e for e in find_examples(*PAGES) if e.path.suffix == ".md"),  # not notebook sources
+        *find_examples(*PACKAGES),
+    ]
+    if e.prefix.split()[0] in ("py", "python")
 ]
-
-
-def _docstring_examples(cls: type, path: Path) -> list[CodeExample]:
-    """The ``python`` blocks of a class docstring the API reference renders (set at run time,
-    so pytest-examples' own search of source files does not see them)."""
-    found = re.findall(r"```python\n(.*?)```", cls.__doc__ or "", re.S)
-    return [CodeExample.create(textwrap.dedent(block), path=path) for block in found]
-
-
-def _reference_examples() -> list[CodeExample]:
-    from llama_index_modelslab import ModelsLab
-
-    # ChatModelsLab's docstring blocks share one namespace: tests/langchain/test_docs.py runs them.
-    return _docstring_examples(ModelsLab, ROOT / "llama_index_modelslab" / "_docs.py")
-
-
-EXAMPLES += _reference_examples()
 ENVIRONMENT = (
     "MODELSLAB_API_KEY",
     "MODELSLAB_BASE_URL",
@@ -69,13 +58,34 @@ def redis_url() -> Iterator[str]:
 
 
 def _example_id(example: CodeExample) -> str:
-    return f"{example.path.relative_to(ROOT)}:{example.start_line}"  # docstrings: line 0
+    return f"{example.path.relative_to(ROOT)}:{example.start_line}"
 
 
 def test_every_page_has_examples() -> None:
     pages = {e.path.relative_to(ROOT).as_posix() for e in EXAMPLES}
     assert "README.md" in pages
     assert len(pages) >= 9, sorted(pages)
+
+
+def test_reference_docstrings_have_examples() -> None:
+    found = {e.path.relative_to(ROOT).as_posix() for e in EXAMPLES if e.in_py_file()}
+    for module in (
+        "langchain_modelslab/_docs.py",
+        "langchain_modelslab/callbacks.py",
+        "llama_index_modelslab/_docs.py",
+        "llama_index_modelslab/callbacks.py",
+        "modelslab_core/testing/__init__.py",
+    ):
+        assert module in found, sorted(found)
+    # an interactive session (``>>>``) is not found by pytest-examples: it would never run
+    sessions = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for package in PACKAGES
+        for path in package.rglob("*.py")
+        for n, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+        if line.lstrip().startswith(">>>")
+    ]
+    assert sessions == []
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=_example_id)
