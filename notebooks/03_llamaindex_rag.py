@@ -29,7 +29,7 @@
 import os
 
 if not os.environ.get("MODELSLAB_API_KEY"):
-    print("Set MODELSLAB_API_KEY, or point MODELSLAB_BASE_URL at a local server: run `make llama-server`, then eval \"$(python scripts/llama_server.py env)\"")
+    print("Set MODELSLAB_API_KEY, or point MODELSLAB_BASE_URL and a key at the local model (`make llama-server` prints them) or the offline stand-in (`python -m modelslab_core.testing`)")
 
 # %% [markdown]
 # ## The LLM
