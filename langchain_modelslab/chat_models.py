@@ -42,6 +42,7 @@ from ._chunks import StreamGeneration, StreamState, chunk_from_delta, final_gene
 from ._convert import to_lc_result, to_neutral_messages
 from ._docs import CHAT_MODELSLAB_DOC
 from ._errors import translate_errors
+from ._fast_invoke import FastInvoke
 from ._fast_path import can_take_fast_path, prepare
 from ._profile import profile_refresh, resolve_profile
 from ._serialization import Serialization
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MODEL", "ChatModelsLab"]
 
 
-class ChatModelsLab(Serialization, BaseChatModel, SamplingParams):
+class ChatModelsLab(Serialization, FastInvoke, BaseChatModel, SamplingParams):
     __doc__ = CHAT_MODELSLAB_DOC
 
     model: str = Field(default=DEFAULT_MODEL, alias="model_name")
