@@ -123,8 +123,8 @@ class ChatModelsLab(Serialization, FastInvoke, BaseChatModel, SamplingParams):
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=False)
 
-    _clients: ClientPair | None = PrivateAttr(default=None)
-    _config_key: tuple[Any, ...] | None = PrivateAttr(default=None)
+    _clients: tuple[tuple[Any, ...], ClientPair] | None = PrivateAttr(default=None)
+    """The core clients and the settings (`config_key`) they were built from."""
 
     @model_validator(mode="before")
     @classmethod
@@ -161,15 +161,15 @@ class ChatModelsLab(Serialization, FastInvoke, BaseChatModel, SamplingParams):
 
     def _pair(self) -> ClientPair:
         """The core clients, built once and rebuilt only if a setting changed."""
-        key = config_key(self)
-        if self._clients is None or key != self._config_key:
-            self._clients = ClientPair(
+        key, built = config_key(self), self._clients  # one private-attribute read per call
+        if built is None or built[0] != key:
+            pair = ClientPair(
                 make_config(self),
                 http_client=self.http_client,
                 async_http_client=self.http_async_client,
             )
-            self._config_key = key
-        return self._clients
+            self._clients = built = (key, pair)
+        return built[1]
 
     def _client_config(self) -> ClientConfig:
         return self._pair().config
