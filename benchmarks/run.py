@@ -76,6 +76,10 @@ def child_env() -> dict[str, str]:
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONWARNINGS"] = "ignore"
+    # The bench venv is shared by every checkout (its hash covers the requirements, not the
+    # path) and installs the checkout that built it, editable: this checkout's packages first,
+    # or another worktree's code would be measured.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE.parent), env.get("PYTHONPATH")) if p)
     return env
 
 

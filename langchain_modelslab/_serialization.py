@@ -35,5 +35,5 @@ class Serialization:
         """Pickle without HTTP clients (they are recreated on first use)."""
         state: dict[Any, Any] = super().__getstate__()  # type: ignore[misc]
         state["__dict__"] = {**state["__dict__"], "http_client": None, "http_async_client": None}
-        state["__pydantic_private__"] = {"_clients": None, "_config_key": None}
+        state["__pydantic_private__"] = {"_clients": None}
         return state

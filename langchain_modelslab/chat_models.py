@@ -42,6 +42,7 @@ from ._chunks import StreamGeneration, StreamState, chunk_from_delta, final_gene
 from ._convert import to_lc_result, to_neutral_messages
 from ._docs import CHAT_MODELSLAB_DOC
 from ._errors import translate_errors
+from ._fast_invoke import FastInvoke
 from ._fast_path import can_take_fast_path, prepare
 from ._profile import profile_refresh, resolve_profile
 from ._serialization import Serialization
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MODEL", "ChatModelsLab"]
 
 
-class ChatModelsLab(Serialization, BaseChatModel, SamplingParams):
+class ChatModelsLab(Serialization, FastInvoke, BaseChatModel, SamplingParams):
     __doc__ = CHAT_MODELSLAB_DOC
 
     model: str = Field(default=DEFAULT_MODEL, alias="model_name")
@@ -122,8 +123,8 @@ class ChatModelsLab(Serialization, BaseChatModel, SamplingParams):
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=False)
 
-    _clients: ClientPair | None = PrivateAttr(default=None)
-    _config_key: tuple[Any, ...] | None = PrivateAttr(default=None)
+    _clients: tuple[tuple[Any, ...], ClientPair] | None = PrivateAttr(default=None)
+    """The core clients and the settings (`config_key`) they were built from."""
 
     @model_validator(mode="before")
     @classmethod
@@ -160,15 +161,15 @@ class ChatModelsLab(Serialization, BaseChatModel, SamplingParams):
 
     def _pair(self) -> ClientPair:
         """The core clients, built once and rebuilt only if a setting changed."""
-        key = config_key(self)
-        if self._clients is None or key != self._config_key:
-            self._clients = ClientPair(
+        key, built = config_key(self), self._clients  # one private-attribute read per call
+        if built is None or built[0] != key:
+            pair = ClientPair(
                 make_config(self),
                 http_client=self.http_client,
                 async_http_client=self.http_async_client,
             )
-            self._config_key = key
-        return self._clients
+            self._clients = built = (key, pair)
+        return built[1]
 
     def _client_config(self) -> ClientConfig:
         return self._pair().config

@@ -27,6 +27,7 @@ SOURCES = sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
 FAST_PATHS = (
     "langchain_modelslab._fast_path",
     "langchain_modelslab._chunks",
+    "langchain_modelslab._fast_invoke",
     "llama_index_modelslab._fast_path",
     "modelslab_core.construct",
 )
