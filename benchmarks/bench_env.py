@@ -18,13 +18,19 @@ REPO = HERE.parent
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "modelslab-integrations"
 
 
+def _checkout() -> str:
+    """This checkout's tag: its venv installs this checkout (editable), not another's."""
+    return hashlib.sha256(str(REPO).encode()).hexdigest()[:8]
+
+
 def venv_dir() -> Path:
-    """``bench-venv-<hash>``: the hash covers requirements.txt, pyproject.toml and Python."""
+    """``bench-venv-<checkout>-<hash>``: one per checkout; the hash covers requirements.txt,
+    pyproject.toml and Python."""
     h = hashlib.sha256()
     for name in (HERE / "requirements.txt", REPO / "pyproject.toml"):
         h.update(name.read_bytes())
     h.update(sys.version.split()[0].encode())
-    return CACHE / f"bench-venv-{h.hexdigest()[:12]}"
+    return CACHE / f"bench-venv-{_checkout()}-{h.hexdigest()[:12]}"
 
 
 def _python(venv: Path) -> Path:
@@ -55,7 +61,7 @@ def ensure_venv(log: bool = True) -> Path:
         reqs = ["-r", str(HERE / "requirements.txt"), "-e", f"{REPO}[all,aiohttp]"]
         subprocess.run([*pip, *reqs], check=True)
         marker.write_text(time.strftime("%Y-%m-%d %H:%M:%S\n"))
-        for old in CACHE.glob("bench-venv-*"):  # superseded caches of this benchmark only
+        for old in CACHE.glob(f"bench-venv-{_checkout()}-*"):  # this checkout's superseded ones
             if old.is_dir() and old != venv:
                 shutil.rmtree(old, ignore_errors=True)
         if log:
