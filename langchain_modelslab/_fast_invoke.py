@@ -15,7 +15,6 @@ chain, `ChatModelsLab` calls its own ``_generate``/``_agenerate`` directly and a
 
 Private names of langchain-core this path relies on (``tests/test_layout.py`` resolves each):
 
-- ``langchain_core.language_models._utils._normalize_messages``
 - ``langchain_core.language_models._utils._update_message_content_to_blocks``
 - ``langchain_core.language_models.chat_models._gen_info_and_msg_metadata``
 - ``langchain_core.caches.BaseCache``
@@ -34,30 +33,28 @@ import functools
 from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatResult
 from langchain_core.runnables import RunnableConfig, ensure_config
 
-from ._fast_path import nobody_listens
+from . import _fast_path
+from ._fast_path import input_messages, nobody_listens
 
 try:  # private helpers of langchain-core's own generate; without them, no fast path
     from langchain_core.globals import get_llm_cache
-    from langchain_core.language_models._utils import (
-        _normalize_messages,
-        _update_message_content_to_blocks,
-    )
+    from langchain_core.language_models._utils import _update_message_content_to_blocks
     from langchain_core.language_models.chat_models import _gen_info_and_msg_metadata
     from langchain_core.utils.utils import LC_ID_PREFIX
     from langchain_core.utils.uuid import uuid7
 
-    AVAILABLE = True
+    AVAILABLE = _fast_path.AVAILABLE  # its message normalization is the stream's
 except ImportError:  # pragma: no cover - other langchain-core versions
     AVAILABLE = False
 
 if TYPE_CHECKING:
     from .chat_models import ChatModelsLab
 
-__all__ = ["AVAILABLE", "FastInvoke", "can_invoke_fast", "finish_result", "prepare_invoke"]
+__all__ = ["AVAILABLE", "FastInvoke", "can_invoke_fast", "finish_result"]
 
 _CHAIN = (
     "generate_prompt",
@@ -97,18 +94,6 @@ def can_invoke_fast(
     return nobody_listens(model, config)
 
 
-def prepare_invoke(
-    model: BaseChatModel, input: LanguageModelInput, kwargs: dict[str, Any]
-) -> list[BaseMessage]:
-    """The normalized input messages; pops the structured-output tracing kwargs from
-    ``kwargs`` exactly as ``BaseChatModel.generate`` does."""
-    messages = model._convert_input(input).to_messages()
-    _ = kwargs.pop("ls_structured_output_format", None) or kwargs.pop(
-        "structured_output_format", None
-    )
-    return _normalize_messages(messages)
-
-
 def finish_result(model: BaseChatModel, result: ChatResult, run_id: Any) -> AIMessage:
     """The first generation's message, finished as ``_generate_with_cache`` finishes it."""
     if model.output_version == "v1":
@@ -143,7 +128,7 @@ class FastInvoke:
         model, ensured = cast("ChatModelsLab", self), ensure_config(config)
         if not can_invoke_fast(model, ensured, kwargs, async_api=False):
             return BaseChatModel.invoke(model, input, config, stop=stop, **kwargs)
-        messages = prepare_invoke(model, input, kwargs)
+        messages = input_messages(model, input, kwargs)
         result = model._generate(messages, stop=stop, **kwargs)
         return finish_result(model, result, ensured.get("run_id"))
 
@@ -159,6 +144,6 @@ class FastInvoke:
         model, ensured = cast("ChatModelsLab", self), ensure_config(config)
         if not can_invoke_fast(model, ensured, kwargs, async_api=True):
             return await BaseChatModel.ainvoke(model, input, config, stop=stop, **kwargs)
-        messages = prepare_invoke(model, input, kwargs)
+        messages = input_messages(model, input, kwargs)
         result = await model._agenerate(messages, stop=stop, **kwargs)
         return finish_result(model, result, ensured.get("run_id"))

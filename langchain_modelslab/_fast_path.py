@@ -58,7 +58,14 @@ except ImportError:  # pragma: no cover - other langchain-core versions
 if TYPE_CHECKING:
     from .chat_models import ChatModelsLab
 
-__all__ = ["AVAILABLE", "ChunkFinisher", "can_take_fast_path", "nobody_listens", "prepare"]
+__all__ = [
+    "AVAILABLE",
+    "ChunkFinisher",
+    "can_take_fast_path",
+    "input_messages",
+    "nobody_listens",
+    "prepare",
+]
 
 
 def nobody_listens(model: BaseChatModel, config: RunnableConfig) -> bool:
@@ -186,10 +193,17 @@ def prepare(
 ) -> tuple[list[BaseMessage], ChunkFinisher]:
     """The normalized input messages and the chunk finisher; pops the structured-output
     tracing kwargs from ``kwargs`` exactly as ``BaseChatModel.stream`` does."""
+    finisher = ChunkFinisher(config.get("run_id"), v1=model.output_version == "v1")
+    return input_messages(model, input, kwargs), finisher
+
+
+def input_messages(
+    model: BaseChatModel, input: LanguageModelInput, kwargs: dict[str, Any]
+) -> list[BaseMessage]:
+    """The normalized input messages; pops the structured-output tracing kwargs from
+    ``kwargs`` exactly as ``BaseChatModel.stream`` and ``generate`` do (both fast paths)."""
     messages: Sequence[BaseMessage] = model._convert_input(input).to_messages()
     _ = kwargs.pop("ls_structured_output_format", None) or kwargs.pop(
         "structured_output_format", None
     )
-    run_id = config.get("run_id")
-    finisher = ChunkFinisher(run_id, v1=model.output_version == "v1")
-    return _normalize_messages(messages), finisher
+    return _normalize_messages(messages)

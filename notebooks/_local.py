@@ -42,6 +42,7 @@ __all__ = [
     "connect",
     "disconnect",
     "load_documents",
+    "prompt_text",
     "release",
 ]
 
@@ -250,12 +251,17 @@ class WireLog:
 
     def text(self, index: int = -1) -> str:
         """Every string of one request's system prompt and messages (what the model read)."""
-        body = self.bodies[index]
-        return "\n".join(_strings([body.get("system"), body.get("messages")]))
+        return prompt_text(self.bodies[index])
 
     def clear(self) -> None:
         """Forget the requests recorded so far."""
         self.bodies.clear()
+
+
+def prompt_text(body: Any) -> str:
+    """Every string of a request body's system prompt and messages: what the model read."""
+    body = body if isinstance(body, dict) else {}
+    return "\n".join(_strings([body.get("system"), body.get("messages")]))
 
 
 def _strings(value: Any) -> list[str]:

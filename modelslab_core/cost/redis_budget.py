@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..env import IN_FLIGHT_URL_ENV
 from ..exceptions import BudgetUnavailableError
+from ..limits.redis.scripts import redact_url
 from ..types import Usage
 from .budget_scripts import (
     DEFAULT_PREFIX,
@@ -47,12 +48,6 @@ __all__ = ["RedisBudgetBackend", "RedisStore", "shared_store"]
 _SCRIPTS = {"reserve": RESERVE, "settle": SETTLE, "forfeit": FORFEIT, "release": RELEASE}
 _SCRIPTS["totals"] = TOTALS
 _log = logging.getLogger("modelslab_core")
-
-
-def _redact(url: str) -> str:
-    from ..limits.redis.scripts import redact_url
-
-    return redact_url(url)
 
 
 class RedisBudgetBackend:
@@ -81,7 +76,7 @@ class RedisBudgetBackend:
         self._pid = os.getpid()
 
     def __repr__(self) -> str:
-        return f"RedisBudgetBackend({_redact(self.url)!r}, lease={self.lease:g})"
+        return f"RedisBudgetBackend({redact_url(self.url)!r}, lease={self.lease:g})"
 
     def __reduce__(self) -> Any:
         return (_rebuild, (self.url, self.lease, self.prefix, self.timeout))
@@ -120,7 +115,7 @@ class RedisBudgetBackend:
         except (redis.RedisError, OSError) as exc:
             unsent = "; the request was not sent" if what == "reserve" else ""
             raise BudgetUnavailableError(
-                f"Shared budget {name!r}: Redis at {_redact(self.url)} failed on {what} "
+                f"Shared budget {name!r}: Redis at {redact_url(self.url)} failed on {what} "
                 f"({type(exc).__name__}: {exc}){unsent}"
             ) from None
 

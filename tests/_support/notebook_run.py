@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from _local import prompt_text
 from markdown_it import MarkdownIt
 from testbook import testbook
 
@@ -41,19 +42,7 @@ class Request:
 
     def text(self) -> str:
         """Every string of the system prompt and messages: what the model read."""
-        body = self.body if isinstance(self.body, dict) else {}
-        return "\n".join(_strings([body.get("system"), body.get("messages")]))
-
-
-def _strings(value: Any) -> list[str]:
-    """The string leaves of a JSON value, in order."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in _strings(item)]
-    if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
-    return []
+        return prompt_text(self.body)
 
 
 class RecordingProxy:

@@ -20,7 +20,8 @@ from langchain_core.outputs import ChatResult, LLMResult
 from langchain_core.rate_limiters import InMemoryRateLimiter
 
 from langchain_modelslab import ChatModelsLab
-from langchain_modelslab._fast_invoke import finish_result, prepare_invoke
+from langchain_modelslab._fast_invoke import finish_result
+from langchain_modelslab._fast_path import input_messages
 from modelslab_core.testing import Reply, StandIn
 
 MakeModel = Callable[..., ChatModelsLab]
@@ -141,7 +142,7 @@ def test_id_fallback_is_langchain_cores(
     slow = no_ids.invoke(PROMPT, config={"run_id": run_id})
     assert core_generates == ["generate"]  # a subclass with its own _generate: slow path
     model = make_model()
-    result = model._generate(prepare_invoke(model, PROMPT, {}))
+    result = model._generate(input_messages(model, PROMPT, {}))
     result.generations[0].message.id = None
     fast = finish_result(model, result, run_id)
     assert slow.id == fast.id == f"lc_run--{run_id}-0"
