@@ -28,7 +28,7 @@ from contextlib import ExitStack
 from decimal import Decimal
 
 from langchain_modelslab import BudgetExceededError, ChatModelsLab, get_modelslab_callback
-from modelslab_core import SpendLedger
+from modelslab_core import SpendLedger, resolve_model
 from modelslab_core.testing import RedisServer, StandIn
 
 MODEL = os.environ.get("MODELSLAB_MODEL") or "meta-llama-llama-3.2-3b-instruct"
@@ -93,15 +93,16 @@ totals = SpendLedger(shared=NAME, budget_backend=REDIS_URL).totals()
 answered = sum(o["answered"] for o in per_worker)
 print(f"Spent ${totals.spent} of ${BUDGET}; reserved now ${totals.reserved}")
 print(f"{answered} answers, {sum(o['refused'] for o in per_worker)} refused before sending")
-assert totals.spent <= BUDGET and totals.reserved == 0
-if standin is not None:  # the stand-in records what it would bill
+if standin is not None:  # the stand-in records what ModelsLab would bill, answer by answer
+    price = resolve_model(MODEL).pricing
     billed = sum(
-        (b.input_tokens * Decimal("0.051") + b.output_tokens * Decimal("0.34")) / 1_000_000
+        b.input_tokens * price.input_per_token + b.output_tokens * price.output_per_token
         for b in standin.billed
     )
-    print(f"The stand-in would bill ${billed}")
-    assert billed <= BUDGET and len(standin.billed) == answered
+    print(f"The stand-in would bill ${billed} for {len(standin.billed)} answers")
+
+# %% [markdown]
+# Stop the throwaway servers this notebook started.
 
 # %%
 stack.close()
-print("All steps passed.")
