@@ -43,6 +43,20 @@ def require_redis() -> None:
         )
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
+def _import_redis() -> None:
+    """Import redis-py's blocking and asyncio clients and our retry policy, one thread at a
+    time: two threads importing ``redis.asyncio`` through different submodules at once can
+    meet Python's import deadlock detection (``_DeadlockError``, seen with four processes of
+    threads and event loops starting together)."""
+    with _IMPORT_LOCK:
+        import redis.asyncio  # noqa: F401 - loaded here, once, for every later use
+
+        from . import retry  # noqa: F401
+
+
 @functools.cache
 def redis_errors() -> tuple[type[Exception], ...]:
     """What a failing Redis raises (connection loss, timeouts, server errors)."""
@@ -66,6 +80,7 @@ class RedisIO:
         self, url: str, options: dict[str, Any], retry_window: float = DEFAULT_RETRY_WINDOW
     ) -> None:
         require_redis()
+        _import_redis()
         self.url = url
         self.options = dict(options)
         self.retry_window = retry_window
